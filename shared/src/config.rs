@@ -1,0 +1,274 @@
+//! Typed configuration read from the environment once, at cold start.
+//!
+//! Every setting has one environment variable (the `calsync` command's flags set the same
+//! variables' values), and a missing or malformed value fails start-up with a message that names
+//! the variable and says what it expects, rather than failing later in a handler.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use secrecy::SecretString;
+
+/// Where the process runs; decides which adapters `AppState` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// AWS Lambda: SQS, S3, Secrets Manager, PostgreSQL.
+    Lambda,
+    /// One local process: in-process queue, a directory for blobs, a key file, SQLite by default.
+    Local,
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// Embedded SQLite file (created if missing).
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL URL, password included when the server needs one.
+    Postgres { url: SecretString },
+    /// PostgreSQL through RDS Proxy with short-lived IAM auth tokens instead of a password.
+    RdsIam { host: String, port: u16, user: String, database: String },
+}
+
+/// Where the credentials keyring comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyringSource {
+    /// A Secrets Manager secret (ARN or name) holding the keyring JSON.
+    SecretsManager { secret_id: String },
+    /// A local 0600 file, created with a fresh key on first start.
+    File { path: PathBuf },
+}
+
+/// Which queue carries jobs between functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueConfig {
+    Sqs { sync_queue_url: String, notify_queue_url: String },
+    InProcess,
+}
+
+/// Where backups and other blobs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobConfig {
+    S3 { bucket: String, kms_key_id: Option<String> },
+    Directory { path: PathBuf },
+}
+
+/// The whole configuration of one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub database: DatabaseConfig,
+    pub keyring: KeyringSource,
+    pub queue: QueueConfig,
+    pub blobs: BlobConfig,
+    /// Base URL put into links (`next_page`, OAuth redirects), without a trailing slash.
+    pub public_url: String,
+    /// Address `calsync serve` listens on (unused in Lambda).
+    pub listen: SocketAddr,
+    /// Local state directory: SQLite file, key file, blobs.
+    pub data_dir: PathBuf,
+    /// Bearer token for `/admin/v1`; admin routes answer 401 when unset.
+    pub admin_token: Option<SecretString>,
+    /// Push notifications may go to plain `http://` URLs (local development only).
+    pub allow_http_callbacks: bool,
+}
+
+/// A configuration value that is missing or malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self { variable, problem: problem.into() }
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = ".calsync";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mode = match lookup("CALSYNC_MODE").as_deref() {
+            Some("lambda") => Mode::Lambda,
+            Some("local") => Mode::Local,
+            Some(other) => {
+                return Err(ConfigError::new("CALSYNC_MODE", format!("must be `lambda` or `local`, not `{other}`")));
+            }
+            // Lambda (and `cargo lambda watch`) set AWS_LAMBDA_RUNTIME_API; anything else is local.
+            None if lookup("AWS_LAMBDA_RUNTIME_API").is_some() => Mode::Lambda,
+            None => Mode::Local,
+        };
+
+        let data_dir = PathBuf::from(lookup("CALSYNC_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+        let listen_raw = lookup("CALSYNC_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_raw
+            .parse()
+            .map_err(|_| ConfigError::new("CALSYNC_LISTEN", format!("must be an address like 127.0.0.1:8080, not `{listen_raw}`")))?;
+
+        let database = database_config(&lookup, mode, &data_dir)?;
+        let keyring = match (lookup("CALSYNC_KEYRING_SECRET_ID"), lookup("CALSYNC_KEYRING_FILE")) {
+            (Some(secret_id), None) => KeyringSource::SecretsManager { secret_id },
+            (None, Some(path)) => KeyringSource::File { path: path.into() },
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new("CALSYNC_KEYRING_SECRET_ID", "and CALSYNC_KEYRING_FILE are both set; set one"));
+            }
+            (None, None) if mode == Mode::Local => KeyringSource::File { path: data_dir.join("keyring.json") },
+            (None, None) => {
+                return Err(ConfigError::new("CALSYNC_KEYRING_SECRET_ID", "is required in Lambda (the keyring secret's ARN)"));
+            }
+        };
+
+        let queue = match (lookup("CALSYNC_SYNC_QUEUE_URL"), lookup("CALSYNC_NOTIFY_QUEUE_URL")) {
+            (Some(sync_queue_url), Some(notify_queue_url)) => QueueConfig::Sqs { sync_queue_url, notify_queue_url },
+            (None, None) if mode == Mode::Local => QueueConfig::InProcess,
+            (None, _) => return Err(ConfigError::new("CALSYNC_SYNC_QUEUE_URL", "is required with CALSYNC_NOTIFY_QUEUE_URL and in Lambda")),
+            (_, None) => return Err(ConfigError::new("CALSYNC_NOTIFY_QUEUE_URL", "is required with CALSYNC_SYNC_QUEUE_URL and in Lambda")),
+        };
+
+        let blobs = match lookup("CALSYNC_BACKUP_BUCKET") {
+            Some(bucket) => BlobConfig::S3 { bucket, kms_key_id: lookup("CALSYNC_BACKUP_KMS_KEY_ID") },
+            None if mode == Mode::Local => BlobConfig::Directory { path: data_dir.join("blobs") },
+            None => return Err(ConfigError::new("CALSYNC_BACKUP_BUCKET", "is required in Lambda (the backup bucket's name)")),
+        };
+
+        let public_url = match lookup("CALSYNC_PUBLIC_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => url.trim_end_matches('/').to_owned(),
+            Some(url) => return Err(ConfigError::new("CALSYNC_PUBLIC_URL", format!("must start with https:// or http://, not `{url}`"))),
+            None if mode == Mode::Local => format!("http://{listen}"),
+            None => return Err(ConfigError::new("CALSYNC_PUBLIC_URL", "is required in Lambda (the API's base URL)")),
+        };
+
+        let allow_http_callbacks = match lookup("CALSYNC_ALLOW_HTTP_CALLBACKS").as_deref() {
+            None => mode == Mode::Local,
+            Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => return Err(ConfigError::new("CALSYNC_ALLOW_HTTP_CALLBACKS", format!("must be true or false, not `{other}`"))),
+        };
+
+        Ok(Self {
+            mode,
+            database,
+            keyring,
+            queue,
+            blobs,
+            public_url,
+            listen,
+            data_dir,
+            admin_token: lookup("CALSYNC_ADMIN_TOKEN").map(SecretString::from),
+            allow_http_callbacks,
+        })
+    }
+}
+
+fn database_config(
+    lookup: &impl Fn(&str) -> Option<String>,
+    mode: Mode,
+    data_dir: &std::path::Path,
+) -> Result<DatabaseConfig, ConfigError> {
+    if let Some(url) = lookup("CALSYNC_DATABASE_URL") {
+        return parse_database_url(&url);
+    }
+    if let Some(host) = lookup("CALSYNC_DB_HOST") {
+        let port = match lookup("CALSYNC_DB_PORT") {
+            Some(p) => p.parse().map_err(|_| ConfigError::new("CALSYNC_DB_PORT", format!("must be a port number, not `{p}`")))?,
+            None => 5432,
+        };
+        let user = lookup("CALSYNC_DB_USER").ok_or_else(|| ConfigError::new("CALSYNC_DB_USER", "is required with CALSYNC_DB_HOST"))?;
+        let database = lookup("CALSYNC_DB_NAME").ok_or_else(|| ConfigError::new("CALSYNC_DB_NAME", "is required with CALSYNC_DB_HOST"))?;
+        return Ok(DatabaseConfig::RdsIam { host, port, user, database });
+    }
+    match mode {
+        Mode::Local => Ok(DatabaseConfig::Sqlite { path: data_dir.join("calsync.db") }),
+        Mode::Lambda => Err(ConfigError::new(
+            "CALSYNC_DATABASE_URL",
+            "is required in Lambda (or CALSYNC_DB_HOST, CALSYNC_DB_USER and CALSYNC_DB_NAME for RDS Proxy IAM auth)",
+        )),
+    }
+}
+
+/// Accepts `postgres://…`, `postgresql://…`, `sqlite://PATH` and `sqlite:PATH`.
+pub fn parse_database_url(url: &str) -> Result<DatabaseConfig, ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseConfig::Postgres { url: SecretString::from(url.to_owned()) })
+    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(ConfigError::new("CALSYNC_DATABASE_URL", "sqlite URL needs a file path, as in sqlite://.calsync/calsync.db"));
+        }
+        Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) })
+    } else {
+        // The URL may hold a password: name only its scheme.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(ConfigError::new("CALSYNC_DATABASE_URL", format!("must start with postgres:// or sqlite://, not `{scheme}:`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_local_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.mode, Mode::Local);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.queue, QueueConfig::InProcess);
+        assert_eq!(c.keyring, KeyringSource::File { path: PathBuf::from(".calsync/keyring.json") });
+        assert!(matches!(c.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from(".calsync/calsync.db")));
+        assert!(c.allow_http_callbacks);
+    }
+
+    #[test]
+    fn lambda_without_a_database_fails_naming_the_variable() {
+        let err = config(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_DATABASE_URL");
+    }
+
+    #[test]
+    fn lambda_with_everything_set_uses_the_aws_adapters() {
+        let c = config(&[
+            ("CALSYNC_MODE", "lambda"),
+            ("CALSYNC_DB_HOST", "proxy.example"),
+            ("CALSYNC_DB_USER", "calsync"),
+            ("CALSYNC_DB_NAME", "calsync"),
+            ("CALSYNC_KEYRING_SECRET_ID", "arn:aws:secretsmanager:eu-west-1:1:secret:k"),
+            ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
+            ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
+            ("CALSYNC_BACKUP_BUCKET", "backups"),
+            ("CALSYNC_PUBLIC_URL", "https://api.example/"),
+        ])
+        .unwrap();
+        assert!(matches!(c.database, DatabaseConfig::RdsIam { port: 5432, .. }));
+        assert_eq!(c.public_url, "https://api.example");
+        assert!(!c.allow_http_callbacks);
+        assert!(matches!(c.blobs, BlobConfig::S3 { .. }));
+    }
+
+    #[test]
+    fn a_malformed_database_url_names_the_scheme_but_not_the_password() {
+        let err = config(&[("CALSYNC_DATABASE_URL", "mysql://u:hunter2@h/db")]).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_refused() {
+        let err = config(&[("CALSYNC_LISTEN", "localhost")]).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_LISTEN");
+    }
+}

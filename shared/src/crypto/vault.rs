@@ -1,0 +1,170 @@
+//! Sealing and opening credentials with per-credential data keys wrapped by the keyring.
+
+use aes_gcm::{
+    Aes256Gcm, KeyInit, Nonce,
+    aead::{Aead, Payload},
+};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use super::{Credentials, Keyring, keyring::KEY_LEN};
+use crate::domain::{CredentialKind, ProfileId};
+
+const NONCE_LEN: usize = 12;
+
+/// A credential as stored: nothing here is usable without the keyring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedCredential {
+    pub kind: CredentialKind,
+    /// The keyring key that wrapped the data key.
+    pub key_id: String,
+    /// Nonce + AES-GCM ciphertext of the data key.
+    pub wrapped_key: Vec<u8>,
+    /// Nonce + AES-GCM ciphertext of the credential JSON.
+    pub ciphertext: Vec<u8>,
+}
+
+/// Why a credential could not be sealed or opened. Deliberately vague: the reason a decryption
+/// failed (wrong key, wrong profile, tampering) is not something to tell a caller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("credential was sealed with key `{0}`, which is not in the keyring")]
+    UnknownKey(String),
+    #[error("credential could not be decrypted")]
+    Decrypt,
+    #[error("credential could not be encrypted")]
+    Encrypt,
+}
+
+/// Seals and opens credentials with the keyring.
+#[derive(Debug)]
+pub struct Vault {
+    keyring: Keyring,
+}
+
+impl Vault {
+    pub fn new(keyring: Keyring) -> Self {
+        Self { keyring }
+    }
+
+    /// Encrypts `credentials` for `profile`.
+    pub fn seal(&self, profile: &ProfileId, credentials: &Credentials) -> Result<SealedCredential, CryptoError> {
+        let kind = credentials.kind();
+        let (key_id, kek) = self.keyring.active_key();
+        let aad = aad(profile, kind, key_id);
+
+        let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
+        rand::rngs::OsRng.fill_bytes(data_key.as_mut());
+        let plaintext = Zeroizing::new(serde_json::to_vec(credentials).map_err(|_| CryptoError::Encrypt)?);
+
+        Ok(SealedCredential {
+            kind,
+            key_id: key_id.to_owned(),
+            wrapped_key: encrypt(kek, data_key.as_ref(), &aad)?,
+            ciphertext: encrypt(&data_key, &plaintext, &aad)?,
+        })
+    }
+
+    /// Decrypts a credential sealed for `profile`; fails if it was sealed for another profile or kind.
+    pub fn open(&self, profile: &ProfileId, sealed: &SealedCredential) -> Result<Credentials, CryptoError> {
+        let kek = self.keyring.key(&sealed.key_id).ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
+        let aad = aad(profile, sealed.kind, &sealed.key_id);
+        let data_key = Zeroizing::new(decrypt(kek, &sealed.wrapped_key, &aad)?);
+        let data_key: &[u8; KEY_LEN] = data_key.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;
+        let plaintext = Zeroizing::new(decrypt(data_key, &sealed.ciphertext, &aad)?);
+        let credentials: Credentials = serde_json::from_slice(&plaintext).map_err(|_| CryptoError::Decrypt)?;
+        if credentials.kind() != sealed.kind {
+            return Err(CryptoError::Decrypt);
+        }
+        Ok(credentials)
+    }
+
+    /// Whether a sealed credential uses an older key and should be re-sealed.
+    pub fn needs_reseal(&self, sealed: &SealedCredential) -> bool {
+        sealed.key_id != self.keyring.active_id()
+    }
+}
+
+/// Binds a ciphertext to its row: profile, credential kind and wrapping key.
+fn aad(profile: &ProfileId, kind: CredentialKind, key_id: &str) -> Vec<u8> {
+    format!("calsync:credentials:v1|{profile}|{kind}|{key_id}").into_bytes()
+}
+
+fn encrypt(key: &[u8; KEY_LEN], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new(key.into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::Encrypt)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn decrypt(key: &[u8; KEY_LEN], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    Aes256Gcm::new(key.into()).decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Decrypt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password() -> Credentials {
+        Credentials::Password { email: "ada@example.com".into(), password: "canary-hunter2".into(), username: Some("ada".into()) }
+    }
+
+    #[test]
+    fn a_sealed_credential_opens_for_its_own_profile() {
+        let vault = Vault::new(Keyring::generate());
+        let profile = ProfileId::generate();
+        let sealed = vault.seal(&profile, &password()).unwrap();
+        assert_eq!(vault.open(&profile, &sealed).unwrap(), password());
+        assert!(!sealed.ciphertext.windows(6).any(|w| w == b"canary"));
+    }
+
+    #[test]
+    fn a_ciphertext_copied_to_another_profile_does_not_decrypt() {
+        let vault = Vault::new(Keyring::generate());
+        let sealed = vault.seal(&ProfileId::generate(), &password()).unwrap();
+        assert_eq!(vault.open(&ProfileId::generate(), &sealed), Err(CryptoError::Decrypt));
+    }
+
+    #[test]
+    fn relabelling_the_kind_or_flipping_a_bit_does_not_decrypt() {
+        let vault = Vault::new(Keyring::generate());
+        let profile = ProfileId::generate();
+        let sealed = vault.seal(&profile, &password()).unwrap();
+        let relabelled = SealedCredential { kind: CredentialKind::AppSpecificPassword, ..sealed.clone() };
+        assert_eq!(vault.open(&profile, &relabelled), Err(CryptoError::Decrypt));
+        let mut tampered = sealed;
+        let last = tampered.ciphertext.len() - 1;
+        tampered.ciphertext[last] ^= 1;
+        assert_eq!(vault.open(&profile, &tampered), Err(CryptoError::Decrypt));
+    }
+
+    #[test]
+    fn after_rotation_old_credentials_still_open_and_new_ones_use_the_new_key() {
+        let mut keyring = Keyring::generate();
+        let old = Vault::new(Keyring::from_json(&keyring.to_json()).unwrap());
+        let profile = ProfileId::generate();
+        let sealed_before = old.seal(&profile, &password()).unwrap();
+        let new_id = keyring.rotate();
+        let vault = Vault::new(keyring);
+        assert_eq!(vault.open(&profile, &sealed_before).unwrap(), password());
+        assert!(vault.needs_reseal(&sealed_before));
+        assert_eq!(vault.seal(&profile, &password()).unwrap().key_id, new_id);
+    }
+
+    #[test]
+    fn a_credential_sealed_with_a_key_no_longer_in_the_keyring_reports_which_key() {
+        let vault = Vault::new(Keyring::generate());
+        let profile = ProfileId::generate();
+        let sealed = Vault::new(Keyring::generate()).seal(&profile, &password()).unwrap();
+        // Two keyrings generated in the same microsecond would share an id; then the key differs.
+        assert!(matches!(vault.open(&profile, &sealed), Err(CryptoError::UnknownKey(_) | CryptoError::Decrypt)));
+    }
+}

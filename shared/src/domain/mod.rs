@@ -1,0 +1,13 @@
+//! Domain types: opaque prefixed ids, the entities of the cache, event times and scopes.
+//!
+//! Values here are validated when built (`parse`), so code that holds one never re-checks it.
+
+pub mod ids;
+pub mod model;
+pub mod scope;
+pub mod time;
+
+pub use ids::*;
+pub use model::*;
+pub use scope::{Scope, Scopes};
+pub use time::EventTime;

@@ -1,0 +1,106 @@
+//! Messages on the sync and notify queues, and the per-message handlers the SQS functions and
+//! the local workers call.
+//!
+//! Delivery is at-least-once, so every handler is idempotent: a job for a row that no longer
+//! exists (erased, purged) is acknowledged and does nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    domain::{CalendarId, ChannelId, EventUid, ProfileId},
+    state::AppState,
+};
+
+/// A job on the sync queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SyncJob {
+    SyncCalendarList { profile_id: ProfileId },
+    SyncCalendar { calendar_id: CalendarId },
+    PushEvent { event_uid: EventUid },
+    AdvanceWindow { calendar_id: CalendarId },
+}
+
+/// A job on the notify queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NotifyJob {
+    /// Tell one channel that changes happened since `changes_since`.
+    Changes { channel_id: ChannelId, changes_since: chrono::DateTime<chrono::Utc> },
+}
+
+/// What happened to a message that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    /// Nothing to do (the target is gone, or no adapter handles it yet); acknowledged.
+    Skipped(&'static str),
+}
+
+/// Why a message failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The message can never succeed (not JSON, unknown type, too large): acknowledge it and
+    /// log the reason instead of retrying it until it lands in the DLQ.
+    #[error("poison message: {0}")]
+    Poison(String),
+    /// A temporary failure (database, provider throttling): report it so SQS redelivers.
+    #[error("retryable failure")]
+    Retryable(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobError::Retryable(e.into())
+    }
+}
+
+/// Largest message body accepted; larger ones are poison.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, JobError> {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(JobError::Poison(format!("body of {} bytes is over the limit", body.len())));
+    }
+    // serde's message names the problem (unknown variant, missing field) without echoing the body.
+    serde_json::from_str(body).map_err(|e| JobError::Poison(format!("not a job: {e}")))
+}
+
+/// Handles one message from the sync queue.
+#[tracing::instrument(name = "sync job", skip_all)]
+pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutcome, JobError> {
+    let job: SyncJob = parse(body)?;
+    tracing::info!(job = ?job, "sync job received");
+    match job {
+        SyncJob::SyncCalendarList { profile_id } => {
+            if state.store.get_profile(&profile_id).await?.is_none() {
+                return Ok(JobOutcome::Skipped("profile no longer exists"));
+            }
+        }
+        SyncJob::SyncCalendar { calendar_id } | SyncJob::AdvanceWindow { calendar_id } => {
+            if state.store.get_calendar(&calendar_id).await?.is_none() {
+                return Ok(JobOutcome::Skipped("calendar no longer exists"));
+            }
+        }
+        SyncJob::PushEvent { event_uid } => {
+            if state.store.get_event(&event_uid).await?.is_none() {
+                return Ok(JobOutcome::Skipped("event no longer exists"));
+            }
+        }
+    }
+    // Provider adapters plug in here; until one handles the profile's provider the job is
+    // acknowledged so it does not cycle through the DLQ.
+    Ok(JobOutcome::Skipped("no provider adapter is configured for this profile"))
+}
+
+/// Handles one message from the notify queue.
+#[tracing::instrument(name = "notify job", skip_all)]
+pub async fn handle_notify_message(state: &AppState, body: &str) -> Result<JobOutcome, JobError> {
+    let job: NotifyJob = parse(body)?;
+    match job {
+        NotifyJob::Changes { channel_id, .. } => match state.store.get_channel(&channel_id).await? {
+            Some(channel) if channel.closed_at.is_none() => Ok(JobOutcome::Skipped("push delivery is not enabled")),
+            _ => Ok(JobOutcome::Skipped("channel is closed or gone")),
+        },
+    }
+}

@@ -1,0 +1,76 @@
+//! Everything a handler needs, built once per process (cold start) and cloned cheaply.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::{
+    adapters::{
+        self, BlobStore, Queue, SecretSource,
+        blobs::{DirectoryBlobStore, S3BlobStore},
+        queue::{InProcessQueue, SqsQueue},
+        secrets::SecretsManagerSource,
+    },
+    clock::{Clock, SystemClock},
+    config::{BlobConfig, Config, DatabaseConfig, KeyringSource, QueueConfig},
+    crypto::{Keyring, Vault},
+    store::Store,
+};
+
+/// Shared state handed to the router and to every job handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub queue: Arc<dyn Queue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub vault: Arc<Vault>,
+}
+
+impl AppState {
+    /// Builds the adapters the configuration asks for, connects to the database and brings its
+    /// schema up to date.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with an injected clock (tests).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let needs_aws = matches!(config.queue, QueueConfig::Sqs { .. })
+            || matches!(config.blobs, BlobConfig::S3 { .. })
+            || matches!(config.keyring, KeyringSource::SecretsManager { .. })
+            || matches!(config.database, DatabaseConfig::RdsIam { .. });
+        let aws = if needs_aws { Some(adapters::aws_config().await) } else { None };
+
+        let store = Store::connect(&config.database, aws.as_ref()).await.context("connecting to the database")?;
+        store.migrate().await.context("applying database migrations")?;
+
+        let keyring = match &config.keyring {
+            KeyringSource::File { path } => Keyring::load_or_create_file(path).context("loading the local keyring file")?,
+            KeyringSource::SecretsManager { secret_id } => {
+                let source = SecretsManagerSource::new(aws.as_ref().context("AWS configuration")?);
+                let raw = source.get(secret_id).await.context("reading the keyring secret")?;
+                Keyring::from_json(&raw).context("parsing the keyring secret")?
+            }
+        };
+
+        let queue: Arc<dyn Queue> = match &config.queue {
+            QueueConfig::InProcess => Arc::new(InProcessQueue::new()),
+            QueueConfig::Sqs { sync_queue_url, notify_queue_url } => Arc::new(SqsQueue::new(
+                aws.as_ref().context("AWS configuration")?,
+                sync_queue_url.clone(),
+                notify_queue_url.clone(),
+            )),
+        };
+
+        let blobs: Arc<dyn BlobStore> = match &config.blobs {
+            BlobConfig::Directory { path } => Arc::new(DirectoryBlobStore::new(path.clone())),
+            BlobConfig::S3 { bucket, kms_key_id } => {
+                Arc::new(S3BlobStore::new(aws.as_ref().context("AWS configuration")?, bucket.clone(), kms_key_id.clone()))
+            }
+        };
+
+        Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault: Arc::new(Vault::new(keyring)) })
+    }
+}

@@ -1,0 +1,79 @@
+//! Push notification channels.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{Store, StoreResult, with_pool};
+use crate::domain::{AccountId, ApplicationId, Channel, ChannelFilters, ChannelId};
+
+#[derive(sqlx::FromRow)]
+struct ChannelRow {
+    id: ChannelId,
+    application_id: ApplicationId,
+    account_id: AccountId,
+    callback_url: String,
+    filters: Json<ChannelFilters>,
+    created_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<ChannelRow> for Channel {
+    fn from(r: ChannelRow) -> Self {
+        Channel {
+            id: r.id,
+            application_id: r.application_id,
+            account_id: r.account_id,
+            callback_url: r.callback_url,
+            filters: r.filters.0,
+            created_at: r.created_at,
+            closed_at: r.closed_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, application_id, account_id, callback_url, filters, created_at, closed_at";
+
+impl Store {
+    #[tracing::instrument(skip_all)]
+    pub async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let sql = format!("INSERT INTO channels ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        with_pool!(self, pool => sqlx::query(&sql)
+            .bind(&channel.id)
+            .bind(&channel.application_id)
+            .bind(&channel.account_id)
+            .bind(&channel.callback_url)
+            .bind(Json(&channel.filters))
+            .bind(channel.created_at)
+            .bind(channel.closed_at)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn get_channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
+        let sql = format!("SELECT {COLUMNS} FROM channels WHERE id = $1");
+        let row: Option<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(Into::into))
+    }
+
+    /// The open channels of one application over one account.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_open_channels(&self, application: &ApplicationId, account: &AccountId) -> StoreResult<Vec<Channel>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM channels WHERE application_id = $1 AND account_id = $2 AND closed_at IS NULL ORDER BY created_at, id"
+        );
+        let rows: Vec<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(application).bind(account).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Closes a channel of `application`; a foreign or already closed channel is left alone.
+    #[tracing::instrument(skip_all)]
+    pub async fn close_channel(&self, id: &ChannelId, application: &ApplicationId, now: DateTime<Utc>) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "UPDATE channels SET closed_at = $3 WHERE id = $1 AND application_id = $2 AND closed_at IS NULL";
+        let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(application).bind(now).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+}
