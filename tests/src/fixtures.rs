@@ -1,0 +1,85 @@
+//! Builders for rows the tests need: an application, an account with a profile and a calendar.
+
+use calsync_core::{
+    Store,
+    crypto::token_hash,
+    domain::{
+        Account, AccountId, Application, ApplicationId, Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName,
+        ProviderService,
+    },
+    store::NewApplication,
+};
+use chrono::{DateTime, Utc};
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339).expect("valid RFC 3339 time").to_utc()
+}
+
+/// Creates an application whose client secret is `secret`.
+pub async fn application(store: &Store, name: &str, secret: &str, now: DateTime<Utc>) -> Application {
+    store
+        .create_application(&NewApplication {
+            id: ApplicationId::generate(),
+            integrator_id: None,
+            name: name.to_owned(),
+            client_id: format!("client_{}", calsync_core::domain::random_token(20)),
+            client_secret_hash: token_hash(secret),
+            redirect_uris: vec!["https://app.example/callback".to_owned()],
+            sync_past_days: 42,
+            sync_future_days: 201,
+            created_at: now,
+        })
+        .await
+        .expect("create application")
+}
+
+/// An account with one active iCloud profile and one primary calendar.
+#[derive(Debug)]
+pub struct Mailbox {
+    pub account: Account,
+    pub profile: Profile,
+    pub calendar: Calendar,
+}
+
+pub async fn mailbox(store: &Store, now: DateTime<Utc>) -> Mailbox {
+    let account = Account {
+        id: AccountId::generate(),
+        email: Some("ada@example.com".into()),
+        name: Some("Ada".into()),
+        default_tzid: "Europe/London".into(),
+        created_at: now,
+        authorizations_ended_at: None,
+    };
+    store.create_account(&account).await.expect("create account");
+    let profile = Profile {
+        id: ProfileId::generate(),
+        account_id: account.id.clone(),
+        provider: ProviderName::Apple,
+        provider_service: ProviderService::Icloud,
+        email: "ada@icloud.example".into(),
+        name: Some("iCloud".into()),
+        tzid: Some("Europe/London".into()),
+        status: ProfileStatus::Active,
+        server_url: Some("https://caldav.icloud.example".into()),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_profile(&profile).await.expect("create profile");
+    let calendar = store
+        .upsert_calendar(&Calendar {
+            id: CalendarId::generate(),
+            profile_id: profile.id.clone(),
+            account_id: account.id.clone(),
+            provider_calendar_id: "/calendars/ada/home/".into(),
+            name: "Home".into(),
+            is_primary: true,
+            read_only: false,
+            deleted: false,
+            color: Some("#49BED8".into()),
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .expect("create calendar");
+    Mailbox { account, profile, calendar }
+}
