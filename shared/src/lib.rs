@@ -6,13 +6,16 @@
 
 pub mod adapters;
 pub mod api;
+pub mod apps;
 pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod jobs;
 pub mod lambda;
+pub mod local;
 pub mod policy;
 pub mod retention;
 pub mod state;

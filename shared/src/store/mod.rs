@@ -90,7 +90,12 @@ impl Store {
         match config {
             DatabaseConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                    // The database holds end-user data: keep its directory private to the owner.
+                    let mut builder = std::fs::DirBuilder::new();
+                    builder.recursive(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                    builder.create(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
                 }
                 let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
                 Self::connect_sqlite(options).await

@@ -63,4 +63,13 @@ impl Store {
         );
         Ok(with_pool!(self, pool => sqlx::query(sql).bind(cutoff).bind(batch).execute(pool).await?.rows_affected()))
     }
+
+    /// How many logs were created before `cutoff` (what a purge would remove).
+    #[tracing::instrument(skip_all)]
+    pub async fn count_request_logs_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        // language=SQL
+        const SQL: &str = "SELECT COUNT(*) FROM request_logs WHERE created_at < $1";
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(SQL).bind(cutoff).fetch_one(pool).await?);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
 }
