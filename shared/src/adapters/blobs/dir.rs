@@ -37,12 +37,13 @@ impl BlobStore for DirectoryBlobStore {
     #[tracing::instrument(skip_all, fields(key = %key, bytes = body.len()))]
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), BlobError> {
         let path = self.path_of(key)?;
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        let Some(dir) = path.parent() else {
             return Err(BlobError::InvalidKey(key.to_owned()));
         };
         create_private_dirs(dir).await?;
 
-        let temp = dir.join(format!(".{}.{}{TEMP_SUFFIX}", name.to_string_lossy(), random_token(12)));
+        // Not derived from the object's name, which may already be as long as a name can be.
+        let temp = dir.join(format!(".put-{}{TEMP_SUFFIX}", random_token(16)));
         let written = write_private_file(&temp, &body).await;
         let renamed = match written {
             Ok(()) => fs::rename(&temp, &path).await,
@@ -60,8 +61,7 @@ impl BlobStore for DirectoryBlobStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         match fs::read(self.path_of(key)?).await {
             Ok(body) => Ok(Some(body)),
-            // A key naming a directory is a prefix of other objects, not an object.
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) => Ok(None),
+            Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -69,9 +69,7 @@ impl BlobStore for DirectoryBlobStore {
     #[tracing::instrument(skip_all, fields(key = %key))]
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match fs::remove_file(self.path_of(key)?).await {
-            Err(e) if !matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) => {
-                Err(e.into())
-            }
+            Err(e) if !is_absent(&e) => Err(e.into()),
             _ => Ok(()),
         }
     }
@@ -81,7 +79,9 @@ impl BlobStore for DirectoryBlobStore {
         // Start at the deepest directory the prefix names instead of walking the whole tree. If
         // that directory part is not itself a valid key, no valid key can start with the prefix.
         let (start_dir, start_key) = match prefix.rfind('/') {
-            Some(i) if validate_key(&prefix[..i]).is_ok() => (self.root.join(&prefix[..i]), format!("{}/", &prefix[..i])),
+            Some(i) if validate_key(&prefix[..i]).is_ok() => {
+                (self.root.join(&prefix[..i]), format!("{}/", &prefix[..i]))
+            }
             Some(_) => return Ok(Vec::new()),
             None => (self.root.clone(), String::new()),
         };
@@ -91,12 +91,14 @@ impl BlobStore for DirectoryBlobStore {
         while let Some((dir, dir_key)) = pending.pop() {
             let mut entries = match fs::read_dir(&dir).await {
                 Ok(entries) => entries,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => continue,
+                Err(e) if is_absent(&e) => continue,
                 Err(e) => return Err(e.into()),
             };
             while let Some(entry) = entries.next_entry().await? {
                 // Names outside the key alphabet (temp files, editor droppings) are not objects.
-                let Ok(name) = entry.file_name().into_string() else { continue };
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
                 let key = format!("{dir_key}{name}");
                 if validate_key(&key).is_err() {
                     continue;
@@ -110,13 +112,27 @@ impl BlobStore for DirectoryBlobStore {
                     }
                 } else if file_type.is_file() && key.starts_with(prefix) {
                     let meta = entry.metadata().await?;
-                    found.push(BlobMeta { key, size: meta.len(), last_modified: DateTime::<Utc>::from(meta.modified()?) });
+                    found.push(BlobMeta {
+                        key,
+                        size: meta.len(),
+                        last_modified: DateTime::<Utc>::from(meta.modified()?),
+                    });
                 }
             }
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
+}
+
+/// Whether an I/O error means "no such object". A path naming a directory is a prefix of other
+/// objects, and a file where a directory was expected ends a prefix: neither is an object.
+fn is_absent(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory
+    )
 }
 
 async fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
@@ -152,13 +168,42 @@ mod tests {
     async fn an_object_can_be_put_read_replaced_and_deleted() {
         let (_dir, store) = store();
 
-        store.put("backups/2026-01-01/events.jsonl", b"one".to_vec()).await.expect("put");
-        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get").as_deref(), Some(&b"one"[..]));
-        store.put("backups/2026-01-01/events.jsonl", b"two".to_vec()).await.expect("replace");
-        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get").as_deref(), Some(&b"two"[..]));
+        store
+            .put("backups/2026-01-01/events.jsonl", b"one".to_vec())
+            .await
+            .expect("put");
+        assert_eq!(
+            store
+                .get("backups/2026-01-01/events.jsonl")
+                .await
+                .expect("get")
+                .as_deref(),
+            Some(&b"one"[..])
+        );
+        store
+            .put("backups/2026-01-01/events.jsonl", b"two".to_vec())
+            .await
+            .expect("replace");
+        assert_eq!(
+            store
+                .get("backups/2026-01-01/events.jsonl")
+                .await
+                .expect("get")
+                .as_deref(),
+            Some(&b"two"[..])
+        );
 
-        store.delete("backups/2026-01-01/events.jsonl").await.expect("delete");
-        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get"), None);
+        store
+            .delete("backups/2026-01-01/events.jsonl")
+            .await
+            .expect("delete");
+        assert_eq!(
+            store
+                .get("backups/2026-01-01/events.jsonl")
+                .await
+                .expect("get"),
+            None
+        );
     }
 
     #[tokio::test]
@@ -167,9 +212,19 @@ mod tests {
         store.put("a/b", b"x".to_vec()).await.expect("put");
 
         assert_eq!(store.get("nothing").await.expect("get"), None);
-        assert_eq!(store.get("a").await.expect("a directory is not an object"), None);
+        assert_eq!(
+            store.get("a").await.expect("a directory is not an object"),
+            None
+        );
         store.delete("nothing/here").await.expect("delete missing");
-        assert!(store.list("").await.expect("list").iter().any(|m| m.key == "a/b"));
+        assert!(
+            store
+                .list("")
+                .await
+                .expect("list")
+                .iter()
+                .any(|m| m.key == "a/b")
+        );
     }
 
     #[tokio::test]
@@ -177,9 +232,21 @@ mod tests {
         let (dir, store) = store();
 
         for key in ["../escape", "/abs", "a//b"] {
-            assert!(matches!(store.put(key, b"x".to_vec()).await, Err(BlobError::InvalidKey(_))), "{key}");
-            assert!(matches!(store.get(key).await, Err(BlobError::InvalidKey(_))), "{key}");
-            assert!(matches!(store.delete(key).await, Err(BlobError::InvalidKey(_))), "{key}");
+            assert!(
+                matches!(
+                    store.put(key, b"x".to_vec()).await,
+                    Err(BlobError::InvalidKey(_))
+                ),
+                "{key}"
+            );
+            assert!(
+                matches!(store.get(key).await, Err(BlobError::InvalidKey(_))),
+                "{key}"
+            );
+            assert!(
+                matches!(store.delete(key).await, Err(BlobError::InvalidKey(_))),
+                "{key}"
+            );
         }
         assert!(!dir.path().join("escape").exists());
     }
@@ -187,10 +254,17 @@ mod tests {
     #[tokio::test]
     async fn list_returns_matching_keys_sorted_with_sizes_and_skips_temp_files() {
         let (dir, store) = store();
-        for (key, body) in [("b/2", "22"), ("a/1", "1"), ("b/10", "1010"), ("bz", "z"), ("b/c/3", "333")] {
+        for (key, body) in [
+            ("b/2", "22"),
+            ("a/1", "1"),
+            ("b/10", "1010"),
+            ("bz", "z"),
+            ("b/c/3", "333"),
+        ] {
             store.put(key, body.as_bytes().to_vec()).await.expect("put");
         }
-        std::fs::write(dir.path().join("blobs/b/.10.abc~tmp"), "partial").expect("stray temp file");
+        std::fs::write(dir.path().join("blobs/b/.put-abc~tmp"), "partial")
+            .expect("stray temp file");
         let before = Utc::now() - chrono::Duration::minutes(1);
 
         let all = store.list("").await.expect("list");
@@ -215,7 +289,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (dir, store) = store();
 
-        store.put("private/secret.bin", b"x".to_vec()).await.expect("put");
+        store
+            .put("private/secret.bin", b"x".to_vec())
+            .await
+            .expect("put");
 
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("blobs/private/secret.bin")), 0o600);

@@ -38,7 +38,9 @@ impl SecretSource for FileSecretSource {
         }
         let mut value = match tokio::fs::read_to_string(self.dir.join(id)).await {
             Ok(value) => value,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SecretError::NotFound(shown_id)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SecretError::NotFound(shown_id));
+            }
             // The I/O error names the failure (permissions, not UTF-8), never the content.
             Err(e) => return Err(SecretError::Unavailable(shown_id, e.to_string())),
         };
@@ -70,18 +72,37 @@ mod tests {
 
     #[tokio::test]
     async fn a_secret_file_is_read_without_its_trailing_newline() {
-        let (_dir, source) = source_with(&[("keyring", "s3cr3t\n"), ("crlf", "value\r\n"), ("plain", " spaced \n\n")]);
+        let (_dir, source) = source_with(&[
+            ("keyring", "s3cr3t\n"),
+            ("crlf", "value\r\n"),
+            ("plain", " spaced \n\n"),
+        ]);
 
-        assert_eq!(source.get("keyring").await.expect("keyring").expose_secret(), "s3cr3t");
-        assert_eq!(source.get("crlf").await.expect("crlf").expose_secret(), "value");
-        assert_eq!(source.get("plain").await.expect("plain").expose_secret(), " spaced \n");
+        assert_eq!(
+            source
+                .get("keyring")
+                .await
+                .expect("keyring")
+                .expose_secret(),
+            "s3cr3t"
+        );
+        assert_eq!(
+            source.get("crlf").await.expect("crlf").expose_secret(),
+            "value"
+        );
+        assert_eq!(
+            source.get("plain").await.expect("plain").expose_secret(),
+            " spaced \n"
+        );
     }
 
     #[tokio::test]
     async fn a_missing_secret_file_is_reported_as_not_found() {
         let (_dir, source) = source_with(&[]);
 
-        assert!(matches!(source.get("absent").await, Err(SecretError::NotFound(id)) if id == "absent"));
+        assert!(
+            matches!(source.get("absent").await, Err(SecretError::NotFound(id)) if id == "absent")
+        );
     }
 
     #[tokio::test]
@@ -91,15 +112,30 @@ mod tests {
         std::fs::create_dir(&nested).expect("sub dir");
         std::fs::write(nested.join("file"), "x").expect("nested secret");
 
-        for id in ["", ".", "..", "../inside", "sub/file", "/etc/passwd", "a\\b"] {
-            assert!(matches!(source.get(id).await, Err(SecretError::Unavailable(..))), "{id:?}");
+        for id in [
+            "",
+            ".",
+            "..",
+            "../inside",
+            "sub/file",
+            "/etc/passwd",
+            "a\\b",
+        ] {
+            assert!(
+                matches!(source.get(id).await, Err(SecretError::Unavailable(..))),
+                "{id:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn errors_never_contain_the_secret_value() {
         let (dir, source) = source_with(&[]);
-        std::fs::write(dir.path().join("binary"), [0xff, 0xfe, b'h', b'u', b'n', b't', b'e', b'r', b'2']).expect("write");
+        std::fs::write(
+            dir.path().join("binary"),
+            [0xff, 0xfe, b'h', b'u', b'n', b't', b'e', b'r', b'2'],
+        )
+        .expect("write");
 
         let error = source.get("binary").await.expect_err("not UTF-8");
 
