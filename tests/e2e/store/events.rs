@@ -127,10 +127,10 @@ async fn changes_since_a_time_include_deletions_and_only_later_changes(store: &S
     assert!(store.mark_event_deleted(early.uid(), t2).await.unwrap());
     assert!(!store.mark_event_deleted(early.uid(), t2).await.unwrap(), "deleting twice changes nothing");
 
-    let changed = store.list_events_changed_since(&[m.calendar.id.clone()], t0, 100).await.unwrap();
+    let changed = store.list_events_changed_since(std::slice::from_ref(&m.calendar.id), t0, 100).await.unwrap();
     let uids: Vec<_> = changed.iter().map(|e| (e.uid.clone(), e.deleted)).collect();
     assert_eq!(uids, vec![(late.uid().clone(), false), (early.uid().clone(), true)]);
-    assert!(store.list_events_changed_since(&[m.calendar.id.clone()], t2, 100).await.unwrap().is_empty());
+    assert!(store.list_events_changed_since(std::slice::from_ref(&m.calendar.id), t2, 100).await.unwrap().is_empty());
 }
 
 async fn every_event_field_reads_back_as_written_including_all_day_dates(store: &Store) {
