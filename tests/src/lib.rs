@@ -1,1 +1,8 @@
+//! Helpers for calsync's end-to-end tests: databases, moto server, a Lambda Runtime API emulator.
 
+pub mod db;
+pub mod fixtures;
+pub mod logs;
+
+pub mod moto;
+pub mod lambda_emulator;

@@ -35,7 +35,10 @@ enum Delivery {
 /// Errors, so that Lambda retries the whole batch, when a failed record has no `messageId` (it
 /// cannot be named in `batchItemFailures`, and Lambda treats an unusable identifier as a failed
 /// batch anyway) or when a record's task did not finish (a panic in a debug build).
-pub async fn sqs_batch<F, Fut>(event: LambdaEvent<SqsEvent>, handler: F) -> Result<SqsBatchResponse, lambda_runtime::Error>
+pub async fn sqs_batch<F, Fut>(
+    event: LambdaEvent<SqsEvent>,
+    handler: F,
+) -> Result<SqsBatchResponse, lambda_runtime::Error>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<JobOutcome, JobError>> + Send + 'static,

@@ -1,0 +1,250 @@
+//! The five Lambda binaries, run as Lambda runs them: a child process polling a Runtime API
+//! emulator, fed realistic events (API Gateway HTTP API v2, SQS, Scheduler input).
+//!
+//! Each test uses local mode (`CALSYNC_MODE=local`: in-process queue, directory blobs, key file)
+//! with a fresh SQLite database in a temporary directory, so no AWS is needed. The binaries must
+//! be built first: `cargo build --workspace --bins`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use calsync_tests::lambda_emulator::{FunctionProcess, InvocationResult, LambdaEmulator};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// Generous: the first invocation includes the cold start (migrations on a new database).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+const HTTP_API_V2_HEALTH: &str = include_str!("../fixtures/lambda/http_api_v2_health.json");
+const SQS_SYNC_EVENT: &str = include_str!("../fixtures/lambda/sqs_sync_event.json");
+const SQS_NOTIFY_EVENT: &str = include_str!("../fixtures/lambda/sqs_notify_event.json");
+
+/// One function binary running in local mode against its own emulator and data directory.
+struct Function {
+    emulator: LambdaEmulator,
+    process: FunctionProcess,
+    _data_dir: TempDir,
+}
+
+impl Function {
+    async fn start(binary: &str) -> anyhow::Result<Self> {
+        Self::start_with(binary, &[]).await
+    }
+
+    /// As `start`, with more environment variables.
+    async fn start_with(binary: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let data_path = data_dir.path().to_str().context("a UTF-8 temporary directory")?.to_owned();
+        let database_url = format!("sqlite://{data_path}/calsync.db");
+        let emulator = LambdaEmulator::start().await?;
+        let mut vars = vec![
+            ("CALSYNC_MODE", "local"),
+            ("CALSYNC_DATA_DIR", data_path.as_str()),
+            ("CALSYNC_DATABASE_URL", database_url.as_str()),
+        ];
+        vars.extend_from_slice(env);
+        let process = emulator.spawn_function(binary, &vars)?;
+        Ok(Self { emulator, process, _data_dir: data_dir })
+    }
+
+    async fn invoke(&self, payload: Value) -> anyhow::Result<InvocationResult> {
+        self.emulator.invoke(payload, INVOKE_TIMEOUT).await.with_context(|| self.output())
+    }
+
+    /// Invokes and expects a response (not an error), with the process output on failure.
+    async fn respond(&self, payload: Value) -> anyhow::Result<Value> {
+        match self.invoke(payload).await? {
+            InvocationResult::Response(value) => Ok(value),
+            other => anyhow::bail!("expected a response, got {other:?}\n{}", self.output()),
+        }
+    }
+
+    fn output(&self) -> String {
+        format!("function stdout:\n{}\nfunction stderr:\n{}", self.process.stdout(), self.process.stderr())
+    }
+}
+
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).expect("fixtures are valid JSON")
+}
+
+const POISON_MESSAGE_ID: &str = "7c1f9a52-3b0e-4d8c-9e6a-2f5b8d4c1e07";
+
+/// The fixture's SQS event with one more record, whose body is not a job at all.
+fn with_poison_record(event: &str) -> Value {
+    let mut event = fixture(event);
+    let mut poison = event["Records"][0].clone();
+    poison["messageId"] = json!(POISON_MESSAGE_ID);
+    poison["body"] = json!("not json");
+    poison["md5OfBody"] = json!("83e12cc6068a0f3c5555be0d55fb01bb");
+    event["Records"].as_array_mut().expect("a Records array").push(poison);
+    event
+}
+
+#[tokio::test]
+async fn the_api_binary_answers_an_http_api_v2_health_request_with_200() {
+    // Arrange
+    let api = Function::start("api").await.unwrap();
+
+    // Act
+    let response = api.respond(fixture(HTTP_API_V2_HEALTH)).await.unwrap();
+
+    // Assert
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().expect("a string body")).unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_api_binary_logs_json_lines_carrying_the_invocation_request_id() {
+    // Arrange: at INFO the API logs nothing for a healthy request, so take tower-http's DEBUG
+    // request/response lines, which run inside the runtime's invocation span.
+    let api = Function::start_with("api", &[("AWS_LAMBDA_LOG_LEVEL", "debug")]).await.unwrap();
+    let request_id = "5c2d6ad3-0b3f-4a67-9d0a-3e1c8f6b2a94";
+
+    // Act
+    let result = api.emulator.invoke_with_id(request_id, fixture(HTTP_API_V2_HEALTH), INVOKE_TIMEOUT).await.unwrap();
+
+    // Assert
+    assert!(matches!(result, InvocationResult::Response(_)), "{result:?}");
+    let carries_request_id = |line: &str| {
+        serde_json::from_str::<Value>(line).is_ok_and(|entry| {
+            entry["spans"].as_array().is_some_and(|spans| spans.iter().any(|span| span["requestId"] == request_id))
+        })
+    };
+    api.process.wait_for_stdout_line(Duration::from_secs(5), carries_request_id).await.unwrap();
+    for line in api.process.stdout().lines() {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn the_sync_binary_acknowledges_a_batch_of_sync_jobs() {
+    // Arrange
+    let sync = Function::start("sync").await.unwrap();
+
+    // Act
+    let response = sync.respond(fixture(SQS_SYNC_EVENT)).await.unwrap();
+
+    // Assert
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+}
+
+#[tokio::test]
+async fn the_sync_binary_acknowledges_a_poison_record_instead_of_retrying_it() {
+    // Arrange
+    let sync = Function::start("sync").await.unwrap();
+
+    // Act
+    let response = sync.respond(with_poison_record(SQS_SYNC_EVENT)).await.unwrap();
+
+    // Assert
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    // A warning in the record's span names its message id; the body itself is never logged.
+    let warns_about_the_poison_record = |line: &str| {
+        serde_json::from_str::<Value>(line).is_ok_and(|entry| {
+            entry["level"] == "WARN"
+                && entry["spans"]
+                    .as_array()
+                    .is_some_and(|spans| spans.iter().any(|span| span["message_id"] == POISON_MESSAGE_ID))
+        })
+    };
+    sync.process.wait_for_stdout_line(Duration::from_secs(5), warns_about_the_poison_record).await.unwrap();
+    let stdout = sync.process.stdout();
+    assert!(!stdout.contains("not json"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_notify_binary_acknowledges_a_batch_of_notify_jobs() {
+    // Arrange
+    let notify = Function::start("notify").await.unwrap();
+
+    // Act
+    let response = notify.respond(fixture(SQS_NOTIFY_EVENT)).await.unwrap();
+
+    // Assert
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+}
+
+#[tokio::test]
+async fn the_notify_binary_acknowledges_a_poison_record_instead_of_retrying_it() {
+    // Arrange
+    let notify = Function::start("notify").await.unwrap();
+
+    // Act
+    let response = notify.respond(with_poison_record(SQS_NOTIFY_EVENT)).await.unwrap();
+
+    // Assert
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+}
+
+#[tokio::test]
+async fn the_retention_binary_runs_on_its_scheduler_input() {
+    // Arrange
+    let retention = Function::start("retention").await.unwrap();
+
+    // Act
+    let report = retention.respond(json!({})).await.unwrap();
+    let dry_run_report = retention.respond(json!({ "dry_run": true })).await.unwrap();
+
+    // Assert
+    assert!(report["slot"].is_string(), "{report}");
+    assert!(dry_run_report["slot"].is_string(), "{dry_run_report}");
+}
+
+#[tokio::test]
+async fn the_backup_binary_runs_on_its_scheduler_input() {
+    // Arrange
+    let backup = Function::start("backup").await.unwrap();
+
+    // Act
+    let report = backup.respond(json!({})).await.unwrap();
+    let dry_run_report = backup.respond(json!({ "dry_run": true })).await.unwrap();
+
+    // Assert
+    assert!(report["slot"].is_string(), "{report}");
+    assert!(dry_run_report["slot"].is_string(), "{dry_run_report}");
+}
+
+#[tokio::test]
+async fn the_scheduled_binaries_report_unknown_input_fields_as_invalid_input() {
+    for binary in ["retention", "backup"] {
+        // Arrange
+        let function = Function::start(binary).await.unwrap();
+
+        // Act
+        let result = function.invoke(json!({ "bogus": 1 })).await.unwrap();
+
+        // Assert
+        let InvocationResult::Error { error_type, error_message } = result else {
+            panic!("{binary}: expected an error, got {result:?}");
+        };
+        assert_eq!(error_type, "InvalidInput", "{binary}: {error_message}");
+        assert!(error_message.contains("bogus"), "{binary}: {error_message}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_binary_without_a_database_in_lambda_mode_exits_naming_the_variable() {
+    // Arrange: Lambda mode comes from AWS_LAMBDA_RUNTIME_API alone; nothing else is configured.
+    let emulator = LambdaEmulator::start().await.unwrap();
+    let mut api = emulator.spawn_function("api", &[]).unwrap();
+
+    // Act
+    let status = api.wait_for_exit(Duration::from_secs(30)).await.unwrap();
+
+    // Assert
+    assert!(!status.success(), "{status}");
+    let (stdout, stderr) = (api.stdout(), api.stderr());
+    assert!(stderr.contains("CALSYNC_DATABASE_URL"), "stderr:\n{stderr}");
+    // The structured log line for CloudWatch, besides `main`'s error on stderr.
+    let logged = stdout.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).any(|entry| {
+        entry["level"] == "ERROR"
+            && entry["fields"]["error.message"].as_str().is_some_and(|m| m.contains("CALSYNC_DATABASE_URL"))
+    });
+    assert!(logged, "stdout:\n{stdout}");
+    // `main` fails before the runtime starts, so nothing posts /init/error: Lambda sees the
+    // process exit and reports Runtime.ExitError with this output.
+    assert_eq!(emulator.init_error(), None);
+}
