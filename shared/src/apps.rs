@@ -64,7 +64,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), AppsError> {
         rest
     } else if let Some(rest) = uri.strip_prefix("http://") {
         let host = rest.split(['/', '?']).next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+        let host = host
+            .rsplit_once(':')
+            .map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return Err(invalid("redirect_uri", "must use https (http is allowed only for localhost)"));
         }
@@ -72,14 +74,23 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), AppsError> {
     } else {
         return Err(invalid("redirect_uri", "must be an absolute https URL"));
     };
-    if rest.is_empty() || rest.starts_with('/') || uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) || uri.len() > 2000 {
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+        || uri.len() > 2000
+    {
         return Err(invalid("redirect_uri", "must be a valid absolute URL without a fragment"));
     }
     Ok(())
 }
 
 fn validate_days(field: &'static str, days: i32) -> Result<i32, AppsError> {
-    if (0..=MAX_SYNC_DAYS).contains(&days) { Ok(days) } else { Err(invalid(field, format!("must be between 0 and {MAX_SYNC_DAYS}"))) }
+    if (0..=MAX_SYNC_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(invalid(field, format!("must be between 0 and {MAX_SYNC_DAYS}")))
+    }
 }
 
 /// A fresh client secret: 192 random bits with a recognisable prefix for secret scanners.
@@ -88,7 +99,11 @@ pub fn new_client_secret() -> String {
 }
 
 /// Creates an application.
-pub async fn create(store: &Store, request: ApplicationRequest, now: DateTime<Utc>) -> Result<CreatedApplication, AppsError> {
+pub async fn create(
+    store: &Store,
+    request: ApplicationRequest,
+    now: DateTime<Utc>,
+) -> Result<CreatedApplication, AppsError> {
     let name = validate_name(&request.name)?;
     if request.redirect_uris.is_empty() {
         return Err(invalid("redirect_uri", "at least one is required"));
@@ -104,7 +119,10 @@ pub async fn create(store: &Store, request: ApplicationRequest, now: DateTime<Ut
             client_secret_hash: token_hash(&client_secret),
             redirect_uris: request.redirect_uris,
             sync_past_days: validate_days("sync_past_days", request.sync_past_days.unwrap_or(DEFAULT_SYNC_PAST_DAYS))?,
-            sync_future_days: validate_days("sync_future_days", request.sync_future_days.unwrap_or(DEFAULT_SYNC_FUTURE_DAYS))?,
+            sync_future_days: validate_days(
+                "sync_future_days",
+                request.sync_future_days.unwrap_or(DEFAULT_SYNC_FUTURE_DAYS),
+            )?,
             created_at: now,
         })
         .await?;
@@ -121,7 +139,12 @@ pub async fn find(store: &Store, id_or_client_id: &str) -> Result<Application, A
 }
 
 /// Validates and applies an update.
-pub async fn update(store: &Store, id: &ApplicationId, update: ApplicationUpdate, now: DateTime<Utc>) -> Result<Application, AppsError> {
+pub async fn update(
+    store: &Store,
+    id: &ApplicationId,
+    update: ApplicationUpdate,
+    now: DateTime<Utc>,
+) -> Result<Application, AppsError> {
     let update = ApplicationUpdate {
         name: update.name.as_deref().map(validate_name).transpose()?,
         redirect_uris: match update.redirect_uris {
@@ -153,10 +176,20 @@ mod tests {
 
     #[test]
     fn redirect_uris_must_be_https_or_loopback_http() {
-        for ok in ["https://app.example/cb", "http://localhost:3000/cb", "http://127.0.0.1/cb", "https://app.example/cb?x=1"] {
+        for ok in
+            ["https://app.example/cb", "http://localhost:3000/cb", "http://127.0.0.1/cb", "https://app.example/cb?x=1"]
+        {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://app.example/cb", "ftp://x", "https://", "https:///path", "https://a.example/#frag", "https://a b", "/cb"] {
+        for bad in [
+            "http://app.example/cb",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://a.example/#frag",
+            "https://a b",
+            "/cb",
+        ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }
     }

@@ -109,39 +109,67 @@ impl Config {
 
         let data_dir = PathBuf::from(lookup("CALSYNC_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
         let listen_raw = lookup("CALSYNC_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .map_err(|_| ConfigError::new("CALSYNC_LISTEN", format!("must be an address like 127.0.0.1:8080, not `{listen_raw}`")))?;
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            ConfigError::new("CALSYNC_LISTEN", format!("must be an address like 127.0.0.1:8080, not `{listen_raw}`"))
+        })?;
 
         let database = database_config(&lookup, mode, &data_dir)?;
         let keyring = match (lookup("CALSYNC_KEYRING_SECRET_ID"), lookup("CALSYNC_KEYRING_FILE")) {
             (Some(secret_id), None) => KeyringSource::SecretsManager { secret_id },
             (None, Some(path)) => KeyringSource::File { path: path.into() },
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new("CALSYNC_KEYRING_SECRET_ID", "and CALSYNC_KEYRING_FILE are both set; set one"));
+                return Err(ConfigError::new(
+                    "CALSYNC_KEYRING_SECRET_ID",
+                    "and CALSYNC_KEYRING_FILE are both set; set one",
+                ));
             }
             (None, None) if mode == Mode::Local => KeyringSource::File { path: data_dir.join("keyring.json") },
             (None, None) => {
-                return Err(ConfigError::new("CALSYNC_KEYRING_SECRET_ID", "is required in Lambda (the keyring secret's ARN)"));
+                return Err(ConfigError::new(
+                    "CALSYNC_KEYRING_SECRET_ID",
+                    "is required in Lambda (the keyring secret's ARN)",
+                ));
             }
         };
 
         let queue = match (lookup("CALSYNC_SYNC_QUEUE_URL"), lookup("CALSYNC_NOTIFY_QUEUE_URL")) {
             (Some(sync_queue_url), Some(notify_queue_url)) => QueueConfig::Sqs { sync_queue_url, notify_queue_url },
             (None, None) if mode == Mode::Local => QueueConfig::InProcess,
-            (None, _) => return Err(ConfigError::new("CALSYNC_SYNC_QUEUE_URL", "is required with CALSYNC_NOTIFY_QUEUE_URL and in Lambda")),
-            (_, None) => return Err(ConfigError::new("CALSYNC_NOTIFY_QUEUE_URL", "is required with CALSYNC_SYNC_QUEUE_URL and in Lambda")),
+            (None, _) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_SYNC_QUEUE_URL",
+                    "is required with CALSYNC_NOTIFY_QUEUE_URL and in Lambda",
+                ));
+            }
+            (_, None) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_NOTIFY_QUEUE_URL",
+                    "is required with CALSYNC_SYNC_QUEUE_URL and in Lambda",
+                ));
+            }
         };
 
         let blobs = match lookup("CALSYNC_BACKUP_BUCKET") {
             Some(bucket) => BlobConfig::S3 { bucket, kms_key_id: lookup("CALSYNC_BACKUP_KMS_KEY_ID") },
             None if mode == Mode::Local => BlobConfig::Directory { path: data_dir.join("blobs") },
-            None => return Err(ConfigError::new("CALSYNC_BACKUP_BUCKET", "is required in Lambda (the backup bucket's name)")),
+            None => {
+                return Err(ConfigError::new(
+                    "CALSYNC_BACKUP_BUCKET",
+                    "is required in Lambda (the backup bucket's name)",
+                ));
+            }
         };
 
         let public_url = match lookup("CALSYNC_PUBLIC_URL") {
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => url.trim_end_matches('/').to_owned(),
-            Some(url) => return Err(ConfigError::new("CALSYNC_PUBLIC_URL", format!("must start with https:// or http://, not `{url}`"))),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_PUBLIC_URL",
+                    format!("must start with https:// or http://, not `{url}`"),
+                ));
+            }
             None if mode == Mode::Local => format!("http://{listen}"),
             None => return Err(ConfigError::new("CALSYNC_PUBLIC_URL", "is required in Lambda (the API's base URL)")),
         };
@@ -150,7 +178,12 @@ impl Config {
             None => mode == Mode::Local,
             Some("true" | "1") => true,
             Some("false" | "0") => false,
-            Some(other) => return Err(ConfigError::new("CALSYNC_ALLOW_HTTP_CALLBACKS", format!("must be true or false, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_ALLOW_HTTP_CALLBACKS",
+                    format!("must be true or false, not `{other}`"),
+                ));
+            }
         };
 
         Ok(Self {
@@ -178,11 +211,15 @@ fn database_config(
     }
     if let Some(host) = lookup("CALSYNC_DB_HOST") {
         let port = match lookup("CALSYNC_DB_PORT") {
-            Some(p) => p.parse().map_err(|_| ConfigError::new("CALSYNC_DB_PORT", format!("must be a port number, not `{p}`")))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| ConfigError::new("CALSYNC_DB_PORT", format!("must be a port number, not `{p}`")))?,
             None => 5432,
         };
-        let user = lookup("CALSYNC_DB_USER").ok_or_else(|| ConfigError::new("CALSYNC_DB_USER", "is required with CALSYNC_DB_HOST"))?;
-        let database = lookup("CALSYNC_DB_NAME").ok_or_else(|| ConfigError::new("CALSYNC_DB_NAME", "is required with CALSYNC_DB_HOST"))?;
+        let user = lookup("CALSYNC_DB_USER")
+            .ok_or_else(|| ConfigError::new("CALSYNC_DB_USER", "is required with CALSYNC_DB_HOST"))?;
+        let database = lookup("CALSYNC_DB_NAME")
+            .ok_or_else(|| ConfigError::new("CALSYNC_DB_NAME", "is required with CALSYNC_DB_HOST"))?;
         return Ok(DatabaseConfig::RdsIam { host, port, user, database });
     }
     match mode {
@@ -201,13 +238,19 @@ pub fn parse_database_url(url: &str) -> Result<DatabaseConfig, ConfigError> {
     } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
-            return Err(ConfigError::new("CALSYNC_DATABASE_URL", "sqlite URL needs a file path, as in sqlite://.calsync/calsync.db"));
+            return Err(ConfigError::new(
+                "CALSYNC_DATABASE_URL",
+                "sqlite URL needs a file path, as in sqlite://.calsync/calsync.db",
+            ));
         }
         Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) })
     } else {
         // The URL may hold a password: name only its scheme.
         let scheme = url.split(':').next().unwrap_or_default();
-        Err(ConfigError::new("CALSYNC_DATABASE_URL", format!("must start with postgres:// or sqlite://, not `{scheme}:`")))
+        Err(ConfigError::new(
+            "CALSYNC_DATABASE_URL",
+            format!("must start with postgres:// or sqlite://, not `{scheme}:`"),
+        ))
     }
 }
 
@@ -229,7 +272,9 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.queue, QueueConfig::InProcess);
         assert_eq!(c.keyring, KeyringSource::File { path: PathBuf::from(".calsync/keyring.json") });
-        assert!(matches!(c.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from(".calsync/calsync.db")));
+        assert!(
+            matches!(c.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from(".calsync/calsync.db"))
+        );
         assert!(c.allow_http_callbacks);
     }
 

@@ -50,8 +50,10 @@ pub async fn ensure_demo_application(state: &AppState) -> anyhow::Result<DemoCre
         sync_future_days: None,
     };
     let created = apps::create(&state.store, request, state.clock.now()).await?;
-    let credentials = DemoCredentials { client_id: created.application.client_id, client_secret: created.client_secret };
-    write_private(&path, &serde_json::to_vec_pretty(&credentials)?).with_context(|| format!("writing {}", path.display()))?;
+    let credentials =
+        DemoCredentials { client_id: created.application.client_id, client_secret: created.client_secret };
+    write_private(&path, &serde_json::to_vec_pretty(&credentials)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     tracing::info!(client_id = %credentials.client_id, "created the demo application");
     Ok(credentials)
 }

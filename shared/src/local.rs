@@ -80,7 +80,9 @@ async fn schedule(state: AppState, job: &'static str, every: Duration, mut shutd
         }
         let deadline = state.clock.now() + RUN_BUDGET;
         let result = match job {
-            "retention" => retention::run(&state, &RetentionInput::default(), deadline).await.map(|r| serde_json::to_value(r).ok()),
+            "retention" => {
+                retention::run(&state, &RetentionInput::default(), deadline).await.map(|r| serde_json::to_value(r).ok())
+            }
             _ => backup::run(&state, &BackupInput::default(), deadline).await.map(|r| serde_json::to_value(r).ok()),
         };
         match result {

@@ -47,7 +47,9 @@ impl AppState {
         store.migrate().await.context("applying database migrations")?;
 
         let keyring = match &config.keyring {
-            KeyringSource::File { path } => Keyring::load_or_create_file(path).context("loading the local keyring file")?,
+            KeyringSource::File { path } => {
+                Keyring::load_or_create_file(path).context("loading the local keyring file")?
+            }
             KeyringSource::SecretsManager { secret_id } => {
                 let source = SecretsManagerSource::new(aws.as_ref().context("AWS configuration")?);
                 let raw = source.get(secret_id).await.context("reading the keyring secret")?;
@@ -66,9 +68,11 @@ impl AppState {
 
         let blobs: Arc<dyn BlobStore> = match &config.blobs {
             BlobConfig::Directory { path } => Arc::new(DirectoryBlobStore::new(path.clone())),
-            BlobConfig::S3 { bucket, kms_key_id } => {
-                Arc::new(S3BlobStore::new(aws.as_ref().context("AWS configuration")?, bucket.clone(), kms_key_id.clone()))
-            }
+            BlobConfig::S3 { bucket, kms_key_id } => Arc::new(S3BlobStore::new(
+                aws.as_ref().context("AWS configuration")?,
+                bucket.clone(),
+                kms_key_id.clone(),
+            )),
         };
 
         Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault: Arc::new(Vault::new(keyring)) })

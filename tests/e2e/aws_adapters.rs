@@ -20,51 +20,20 @@ async fn s3_blob_store_puts_gets_lists_and_deletes_an_object_on_moto() {
     let bucket = moto::create_bucket(&sdk).await;
     let store = S3BlobStore::new(&sdk, bucket, None);
 
-    store
-        .put("backups/2026-01-02/events.jsonl", b"second".to_vec())
-        .await
-        .expect("put");
-    store
-        .put("backups/2026-01-01/events.jsonl", b"first!".to_vec())
-        .await
-        .expect("put");
+    store.put("backups/2026-01-02/events.jsonl", b"second".to_vec()).await.expect("put");
+    store.put("backups/2026-01-01/events.jsonl", b"first!".to_vec()).await.expect("put");
     store.put("other/file", b"x".to_vec()).await.expect("put");
 
-    assert_eq!(
-        store
-            .get("backups/2026-01-01/events.jsonl")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some(&b"first!"[..])
-    );
+    assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get").as_deref(), Some(&b"first!"[..]));
     let listed = store.list("backups/").await.expect("list");
     let keys: Vec<_> = listed.iter().map(|m| m.key.as_str()).collect();
-    assert_eq!(
-        keys,
-        [
-            "backups/2026-01-01/events.jsonl",
-            "backups/2026-01-02/events.jsonl"
-        ]
-    );
+    assert_eq!(keys, ["backups/2026-01-01/events.jsonl", "backups/2026-01-02/events.jsonl"]);
     assert_eq!(listed[0].size, 6);
     assert!(listed[0].last_modified > chrono::Utc::now() - chrono::Duration::minutes(5));
 
-    store
-        .delete("backups/2026-01-01/events.jsonl")
-        .await
-        .expect("delete");
-    assert_eq!(
-        store
-            .get("backups/2026-01-01/events.jsonl")
-            .await
-            .expect("get"),
-        None
-    );
-    store
-        .delete("backups/2026-01-01/events.jsonl")
-        .await
-        .expect("deleting a missing object is not an error");
+    store.delete("backups/2026-01-01/events.jsonl").await.expect("delete");
+    assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get"), None);
+    store.delete("backups/2026-01-01/events.jsonl").await.expect("deleting a missing object is not an error");
     assert_eq!(store.list("backups/").await.expect("list").len(), 1);
 }
 
@@ -85,10 +54,7 @@ async fn s3_blob_store_asks_for_sse_kms_with_the_configured_key_on_moto() {
     let key_id = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000001";
     let store = S3BlobStore::new(&sdk, bucket.clone(), Some(key_id.to_owned()));
 
-    store
-        .put("backups/encrypted.bin", b"calendar data".to_vec())
-        .await
-        .expect("put with SSE-KMS");
+    store.put("backups/encrypted.bin", b"calendar data".to_vec()).await.expect("put with SSE-KMS");
 
     let head = moto::s3_client(&sdk)
         .head_object()
@@ -97,19 +63,9 @@ async fn s3_blob_store_asks_for_sse_kms_with_the_configured_key_on_moto() {
         .send()
         .await
         .expect("head object");
-    assert_eq!(
-        head.server_side_encryption(),
-        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-    );
+    assert_eq!(head.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms));
     assert_eq!(head.ssekms_key_id(), Some(key_id));
-    assert_eq!(
-        store
-            .get("backups/encrypted.bin")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some(&b"calendar data"[..])
-    );
+    assert_eq!(store.get("backups/encrypted.bin").await.expect("get").as_deref(), Some(&b"calendar data"[..]));
 }
 
 #[tokio::test]
@@ -126,13 +82,7 @@ async fn s3_blob_store_lists_past_the_first_page_of_a_thousand_keys_on_moto() {
         let (client, bucket) = (client.clone(), bucket.clone());
         writers.spawn(async move {
             for i in (writer..KEYS).step_by(WRITERS) {
-                client
-                    .put_object()
-                    .bucket(&bucket)
-                    .key(format!("many/{i:04}"))
-                    .send()
-                    .await
-                    .expect("put object");
+                client.put_object().bucket(&bucket).key(format!("many/{i:04}")).send().await.expect("put object");
             }
         });
     }
@@ -156,10 +106,7 @@ async fn s3_blob_store_refuses_an_invalid_key_on_moto() {
 
     let result = store.put("../escape", b"x".to_vec()).await;
 
-    assert!(matches!(
-        result,
-        Err(calsync_core::adapters::BlobError::InvalidKey(_))
-    ));
+    assert!(matches!(result, Err(calsync_core::adapters::BlobError::InvalidKey(_))));
 }
 
 // --- SQS ---
@@ -175,93 +122,44 @@ async fn sqs_queue(visibility_timeout_secs: u32) -> SqsQueue {
 async fn sqs_queue_sends_receives_and_deletes_a_message_on_moto() {
     let queue = sqs_queue(30).await;
 
-    queue
-        .send(QueueName::Sync, r#"{"job":"sync"}"#.into(), None)
-        .await
-        .expect("send");
-    let received = queue
-        .receive(QueueName::Sync, 10, Duration::from_secs(2))
-        .await
-        .expect("receive");
+    queue.send(QueueName::Sync, r#"{"job":"sync"}"#.into(), None).await.expect("send");
+    let received = queue.receive(QueueName::Sync, 10, Duration::from_secs(2)).await.expect("receive");
 
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, r#"{"job":"sync"}"#);
     assert_eq!(received[0].receive_count, 1);
     assert!(!received[0].message_id.is_empty());
-    assert!(
-        queue
-            .receive(QueueName::Notify, 10, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty()
-    );
-    queue
-        .delete(QueueName::Sync, &received[0].receipt)
-        .await
-        .expect("delete");
+    assert!(queue.receive(QueueName::Notify, 10, Duration::ZERO).await.expect("receive").is_empty());
+    queue.delete(QueueName::Sync, &received[0].receipt).await.expect("delete");
 }
 
 #[tokio::test]
 async fn sqs_queue_redelivers_an_undeleted_message_after_its_visibility_timeout_on_moto() {
     let queue = sqs_queue(1).await;
-    queue
-        .send(QueueName::Notify, "push".into(), None)
-        .await
-        .expect("send");
-    let first = queue
-        .receive(QueueName::Notify, 1, Duration::from_secs(2))
-        .await
-        .expect("receive");
+    queue.send(QueueName::Notify, "push".into(), None).await.expect("send");
+    let first = queue.receive(QueueName::Notify, 1, Duration::from_secs(2)).await.expect("receive");
     assert_eq!(first.len(), 1);
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let again = queue
-        .receive(QueueName::Notify, 1, Duration::from_secs(5))
-        .await
-        .expect("receive");
+    let again = queue.receive(QueueName::Notify, 1, Duration::from_secs(5)).await.expect("receive");
 
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].message_id, first[0].message_id);
     assert_eq!(again[0].receive_count, 2);
-    queue
-        .delete(QueueName::Notify, &again[0].receipt)
-        .await
-        .expect("delete");
+    queue.delete(QueueName::Notify, &again[0].receipt).await.expect("delete");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        queue
-            .receive(QueueName::Notify, 1, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty()
-    );
+    assert!(queue.receive(QueueName::Notify, 1, Duration::ZERO).await.expect("receive").is_empty());
 }
 
 #[tokio::test]
 async fn sqs_queue_keeps_a_delayed_message_hidden_until_its_delay_has_passed_on_moto() {
     let queue = sqs_queue(30).await;
 
-    queue
-        .send(
-            QueueName::Sync,
-            "later".into(),
-            Some(Duration::from_secs(2)),
-        )
-        .await
-        .expect("send");
+    queue.send(QueueName::Sync, "later".into(), Some(Duration::from_secs(2))).await.expect("send");
 
-    assert!(
-        queue
-            .receive(QueueName::Sync, 1, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty()
-    );
+    assert!(queue.receive(QueueName::Sync, 1, Duration::ZERO).await.expect("receive").is_empty());
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let received = queue
-        .receive(QueueName::Sync, 1, Duration::from_secs(5))
-        .await
-        .expect("receive");
+    let received = queue.receive(QueueName::Sync, 1, Duration::from_secs(5)).await.expect("receive");
     assert_eq!(received.len(), 1);
 }
 
@@ -269,9 +167,7 @@ async fn sqs_queue_keeps_a_delayed_message_hidden_until_its_delay_has_passed_on_
 async fn sqs_queue_refuses_a_body_over_the_size_limit_on_moto() {
     let queue = sqs_queue(30).await;
 
-    let result = queue
-        .send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES + 1), None)
-        .await;
+    let result = queue.send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES + 1), None).await;
 
     assert!(matches!(result, Err(QueueError::TooLarge(_))));
 }
@@ -279,17 +175,10 @@ async fn sqs_queue_refuses_a_body_over_the_size_limit_on_moto() {
 #[tokio::test]
 async fn sqs_queue_reports_a_missing_queue_without_the_message_body_on_moto() {
     let sdk = moto::sdk_config().await;
-    let missing = format!(
-        "{}/123456789012/{}",
-        moto::moto_url(),
-        moto::unique_name("missing")
-    );
+    let missing = format!("{}/123456789012/{}", moto::moto_url(), moto::unique_name("missing"));
     let queue = SqsQueue::new(&sdk, missing.clone(), missing);
 
-    let error = queue
-        .send(QueueName::Sync, "body-with-private-data".into(), None)
-        .await
-        .expect_err("no queue");
+    let error = queue.send(QueueName::Sync, "body-with-private-data".into(), None).await.expect_err("no queue");
 
     assert!(matches!(error, QueueError::Service(_)));
     assert!(!format!("{error} {error:?}").contains("body-with-private-data"));
@@ -333,18 +222,13 @@ async fn secrets_manager_source_refuses_a_binary_secret_without_showing_it_on_mo
     aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(&name)
-        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
-            b"hunter2".to_vec(),
-        ))
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(b"hunter2".to_vec()))
         .send()
         .await
         .expect("create secret");
     let source = SecretsManagerSource::new(&sdk);
 
-    let error = source
-        .get(&name)
-        .await
-        .expect_err("binary secrets are not supported");
+    let error = source.get(&name).await.expect_err("binary secrets are not supported");
 
     assert!(matches!(&error, SecretError::Unavailable(_, reason) if reason.contains("binary")));
     assert!(!format!("{error} {error:?}").contains("hunter2"));

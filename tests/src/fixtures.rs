@@ -4,8 +4,8 @@ use calsync_core::{
     Store,
     crypto::token_hash,
     domain::{
-        Account, AccountId, Application, ApplicationId, Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName,
-        ProviderService,
+        Account, AccountId, Application, ApplicationId, Calendar, CalendarId, Profile, ProfileId, ProfileStatus,
+        ProviderName, ProviderService,
     },
     store::NewApplication,
 };

@@ -4,5 +4,5 @@ pub mod db;
 pub mod fixtures;
 pub mod logs;
 
-pub mod moto;
 pub mod lambda_emulator;
+pub mod moto;

@@ -38,22 +38,13 @@ pub fn unique_name(prefix: &str) -> String {
 /// Creates a fresh bucket and returns its name.
 pub async fn create_bucket(sdk: &SdkConfig) -> String {
     let name = unique_name("calsync-test");
-    s3_client(sdk)
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("create bucket on moto");
+    s3_client(sdk).create_bucket().bucket(&name).send().await.expect("create bucket on moto");
     name
 }
 
 /// An S3 client in path-style mode, as `S3BlobStore` builds it, for setting up and inspecting.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
 /// Creates a fresh SQS queue with the given visibility timeout and returns its URL.
@@ -61,10 +52,7 @@ pub async fn create_queue(sdk: &SdkConfig, visibility_timeout_secs: u32) -> Stri
     aws_sdk_sqs::Client::new(sdk)
         .create_queue()
         .queue_name(unique_name("calsync-test"))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            visibility_timeout_secs.to_string(),
-        )
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, visibility_timeout_secs.to_string())
         .send()
         .await
         .expect("create queue on moto")

@@ -63,7 +63,8 @@ async fn main() -> anyhow::Result<()> {
 /// The configuration of a local process: the environment, overridden by flags, in local mode.
 fn config(storage: &StorageArgs, extra: &[(&'static str, Option<String>)]) -> anyhow::Result<Config> {
     let mut overrides: HashMap<&str, String> = HashMap::new();
-    let pairs = [("CALSYNC_DATA_DIR", storage.data_dir.clone()), ("CALSYNC_DATABASE_URL", storage.database_url.clone())];
+    let pairs =
+        [("CALSYNC_DATA_DIR", storage.data_dir.clone()), ("CALSYNC_DATABASE_URL", storage.database_url.clone())];
     for (name, value) in pairs.into_iter().chain(extra.iter().cloned()) {
         if let Some(value) = value {
             overrides.insert(name, value);

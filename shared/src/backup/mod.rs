@@ -84,7 +84,10 @@ mod tests {
 
     #[test]
     fn the_backup_day_comes_from_the_key() {
-        assert_eq!(backup_day("backups/2026-05-01/manifest.json").map(|d| d.to_string()).as_deref(), Some("2026-05-01"));
+        assert_eq!(
+            backup_day("backups/2026-05-01/manifest.json").map(|d| d.to_string()).as_deref(),
+            Some("2026-05-01")
+        );
         assert_eq!(backup_day("backups/latest/manifest.json"), None);
         assert_eq!(backup_day("ledger/2026-05-01/x"), None);
     }

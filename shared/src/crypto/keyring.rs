@@ -41,7 +41,10 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("active", &self.active).field("key_ids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Keyring")
+            .field("active", &self.active)
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -128,7 +131,10 @@ impl Keyring {
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), KeyringError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(path).map_err(|source| KeyringError::Io { path: path.display().to_string(), source })?.permissions().mode();
+    let mode = fs::metadata(path)
+        .map_err(|source| KeyringError::Io { path: path.display().to_string(), source })?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(KeyringError::Permissions { path: path.display().to_string(), mode: mode & 0o777 });
     }
@@ -196,7 +202,9 @@ mod tests {
 
     #[test]
     fn a_keyring_whose_active_key_is_missing_is_refused() {
-        let raw = SecretString::from(r#"{"active":"k2","keys":{"k1":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#.to_owned());
+        let raw = SecretString::from(
+            r#"{"active":"k2","keys":{"k1":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#.to_owned(),
+        );
         assert!(matches!(Keyring::from_json(&raw), Err(KeyringError::MissingActive(id)) if id == "k2"));
     }
 }

@@ -94,7 +94,8 @@ fn encrypt(key: &[u8; KEY_LEN], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>,
     let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::Encrypt)?;
+    let ct =
+        cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::Encrypt)?;
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
@@ -106,7 +107,9 @@ fn decrypt(key: &[u8; KEY_LEN], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Cr
         return Err(CryptoError::Decrypt);
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    Aes256Gcm::new(key.into()).decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Decrypt)
+    Aes256Gcm::new(key.into())
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map_err(|_| CryptoError::Decrypt)
 }
 
 #[cfg(test)]
@@ -114,7 +117,11 @@ mod tests {
     use super::*;
 
     fn password() -> Credentials {
-        Credentials::Password { email: "ada@example.com".into(), password: "canary-hunter2".into(), username: Some("ada".into()) }
+        Credentials::Password {
+            email: "ada@example.com".into(),
+            password: "canary-hunter2".into(),
+            username: Some("ada".into()),
+        }
     }
 
     #[test]

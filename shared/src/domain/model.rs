@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, ApplicationId, AuthorizationId, CalendarId, ChannelId, EventTime, EventUid, IntegratorId, ProfileId, Scopes};
+use super::{
+    AccountId, ApplicationId, AuthorizationId, CalendarId, ChannelId, EventTime, EventUid, IntegratorId, ProfileId,
+    Scopes,
+};
 
 /// Defines an enum stored as TEXT, with `as_str`/`parse`, serde and sqlx support on any backend.
 macro_rules! text_enum {

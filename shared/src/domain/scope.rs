@@ -61,7 +61,9 @@ impl Scopes {
         for word in s.split([' ', ',']).filter(|w| !w.is_empty()) {
             match word {
                 "read_write" => set.extend(Scope::ALL),
-                "read_only" => set.extend([Scope::ReadAccount, Scope::ListCalendars, Scope::ReadEvents, Scope::ReadFreeBusy]),
+                "read_only" => {
+                    set.extend([Scope::ReadAccount, Scope::ListCalendars, Scope::ReadEvents, Scope::ReadFreeBusy])
+                }
                 _ => {
                     set.insert(Scope::parse(word).ok_or_else(|| UnknownScope(word.chars().take(64).collect()))?);
                 }

@@ -37,8 +37,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         // language=SQL
-        const SQL: &str = "SELECT id, email, name, default_tzid, created_at, authorizations_ended_at FROM accounts WHERE id = $1";
-        let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+        const SQL: &str =
+            "SELECT id, email, name, default_tzid, created_at, authorizations_ended_at FROM accounts WHERE id = $1";
+        let row: Option<AccountRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
         Ok(row.map(|r| Account {
             id: r.id,
             email: r.email,

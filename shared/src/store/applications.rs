@@ -69,7 +69,8 @@ struct SecretRow {
     previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, integrator_id, name, client_id, redirect_uris, sync_past_days, sync_future_days, created_at, updated_at";
+const COLUMNS: &str =
+    "id, integrator_id, name, client_id, redirect_uris, sync_past_days, sync_future_days, created_at, updated_at";
 
 impl Store {
     #[tracing::instrument(skip_all)]
@@ -107,14 +108,16 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_application(&self, id: &ApplicationId) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {COLUMNS} FROM applications WHERE id = $1");
-        let row: Option<ApplicationRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<ApplicationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn get_application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {COLUMNS} FROM applications WHERE client_id = $1");
-        let row: Option<ApplicationRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(client_id).fetch_optional(pool).await?);
+        let row: Option<ApplicationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(client_id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
@@ -182,10 +185,16 @@ impl Store {
     /// The application whose client id and secret these are (the current secret, or the
     /// previous one while its grace period lasts).
     #[tracing::instrument(skip_all)]
-    pub async fn authenticate_client(&self, client_id: &str, client_secret: &str, now: DateTime<Utc>) -> StoreResult<Option<Application>> {
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Application>> {
         // language=SQL
         const SQL: &str = "SELECT client_secret_hash, previous_secret_hash, previous_secret_expires_at FROM applications WHERE client_id = $1";
-        let row: Option<SecretRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(client_id).fetch_optional(pool).await?);
+        let row: Option<SecretRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(client_id).fetch_optional(pool).await?);
         let Some(row) = row else { return Ok(None) };
         let presented = token_hash(client_secret);
         let current = constant_time_eq(&presented, &row.client_secret_hash);

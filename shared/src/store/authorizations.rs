@@ -88,25 +88,37 @@ impl Store {
 
     /// The live authorization an access token belongs to (not terminated, not expired).
     #[tracing::instrument(skip_all)]
-    pub async fn find_authorization_by_access_token(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<Authorization>> {
+    pub async fn find_authorization_by_access_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Authorization>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM authorizations WHERE access_token_hash = $1 AND terminated_at IS NULL AND access_token_expires_at > $2"
         );
-        let row: Option<AuthorizationRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(pool).await?);
+        let row: Option<AuthorizationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(pool).await?);
         row.map(TryInto::try_into).transpose()
     }
 
     /// The live authorization a refresh token belongs to.
     #[tracing::instrument(skip_all)]
     pub async fn find_authorization_by_refresh_token(&self, token_hash: &str) -> StoreResult<Option<Authorization>> {
-        let sql = format!("SELECT {COLUMNS} FROM authorizations WHERE refresh_token_hash = $1 AND terminated_at IS NULL");
-        let row: Option<AuthorizationRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await?);
+        let sql =
+            format!("SELECT {COLUMNS} FROM authorizations WHERE refresh_token_hash = $1 AND terminated_at IS NULL");
+        let row: Option<AuthorizationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await?);
         row.map(TryInto::try_into).transpose()
     }
 
     /// Issues a new access token for a live authorization.
     #[tracing::instrument(skip_all)]
-    pub async fn replace_access_token(&self, id: &AuthorizationId, token_hash: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn replace_access_token(
+        &self,
+        id: &AuthorizationId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         // language=SQL
         const SQL: &str = "UPDATE authorizations SET access_token_hash = $2, access_token_expires_at = $3 \
                            WHERE id = $1 AND terminated_at IS NULL";
@@ -118,7 +130,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_authorizations(&self, account: &AccountId) -> StoreResult<Vec<Authorization>> {
         let sql = format!("SELECT {COLUMNS} FROM authorizations WHERE account_id = $1 ORDER BY created_at, id");
-        let rows: Vec<AuthorizationRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
+        let rows: Vec<AuthorizationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -127,7 +140,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn terminate_authorization(&self, id: &AuthorizationId, now: DateTime<Utc>) -> StoreResult<bool> {
         // language=SQL
-        const END: &str = "UPDATE authorizations SET terminated_at = $2 WHERE id = $1 AND terminated_at IS NULL RETURNING account_id";
+        const END: &str =
+            "UPDATE authorizations SET terminated_at = $2 WHERE id = $1 AND terminated_at IS NULL RETURNING account_id";
         // language=SQL
         const CLOCK: &str = "UPDATE accounts SET authorizations_ended_at = $2 WHERE id = $1 AND NOT EXISTS \
                              (SELECT 1 FROM authorizations WHERE account_id = $1 AND terminated_at IS NULL)";

@@ -38,8 +38,7 @@ impl From<CalendarRow> for Calendar {
     }
 }
 
-const COLUMNS: &str =
-    "id, profile_id, account_id, provider_calendar_id, name, is_primary, read_only, deleted, color, created_at, updated_at";
+const COLUMNS: &str = "id, profile_id, account_id, provider_calendar_id, name, is_primary, read_only, deleted, color, created_at, updated_at";
 
 impl Store {
     /// Inserts the calendar, or updates the one with the same (profile, provider calendar id);
@@ -73,7 +72,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_calendar(&self, id: &CalendarId) -> StoreResult<Option<Calendar>> {
         let sql = format!("SELECT {COLUMNS} FROM calendars WHERE id = $1");
-        let row: Option<CalendarRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<CalendarRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
@@ -83,7 +83,8 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM calendars WHERE account_id = $1 ORDER BY profile_id, is_primary DESC, name, id"
         );
-        let rows: Vec<CalendarRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
+        let rows: Vec<CalendarRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -54,25 +54,37 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
         let sql = format!("SELECT {COLUMNS} FROM channels WHERE id = $1");
-        let row: Option<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<ChannelRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
     /// The open channels of one application over one account.
     #[tracing::instrument(skip_all)]
-    pub async fn list_open_channels(&self, application: &ApplicationId, account: &AccountId) -> StoreResult<Vec<Channel>> {
+    pub async fn list_open_channels(
+        &self,
+        application: &ApplicationId,
+        account: &AccountId,
+    ) -> StoreResult<Vec<Channel>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM channels WHERE application_id = $1 AND account_id = $2 AND closed_at IS NULL ORDER BY created_at, id"
         );
-        let rows: Vec<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(application).bind(account).fetch_all(pool).await?);
+        let rows: Vec<ChannelRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(application).bind(account).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Closes a channel of `application`; a foreign or already closed channel is left alone.
     #[tracing::instrument(skip_all)]
-    pub async fn close_channel(&self, id: &ChannelId, application: &ApplicationId, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn close_channel(
+        &self,
+        id: &ChannelId,
+        application: &ApplicationId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         // language=SQL
-        const SQL: &str = "UPDATE channels SET closed_at = $3 WHERE id = $1 AND application_id = $2 AND closed_at IS NULL";
+        const SQL: &str =
+            "UPDATE channels SET closed_at = $3 WHERE id = $1 AND application_id = $2 AND closed_at IS NULL";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(application).bind(now).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }

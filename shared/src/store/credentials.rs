@@ -49,8 +49,14 @@ impl Store {
     pub async fn get_credentials(&self, profile: &ProfileId) -> StoreResult<Option<SealedCredential>> {
         // language=SQL
         const SQL: &str = "SELECT kind, key_id, wrapped_key, ciphertext FROM credentials WHERE profile_id = $1";
-        let row: Option<CredentialRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(profile).fetch_optional(pool).await?);
-        Ok(row.map(|r| SealedCredential { kind: r.kind, key_id: r.key_id, wrapped_key: r.wrapped_key, ciphertext: r.ciphertext }))
+        let row: Option<CredentialRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(profile).fetch_optional(pool).await?);
+        Ok(row.map(|r| SealedCredential {
+            kind: r.kind,
+            key_id: r.key_id,
+            wrapped_key: r.wrapped_key,
+            ciphertext: r.ciphertext,
+        }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -11,8 +11,8 @@ use sqlx::types::Json;
 
 use super::{Store, StoreResult, dialect, with_pool};
 use crate::domain::{
-    AccountId, ApplicationId, Attendee, CalendarId, Event, EventKind, EventStatus, EventTime, EventUid, Location, Organizer,
-    ProfileId, Transparency,
+    AccountId, ApplicationId, Attendee, CalendarId, Event, EventKind, EventStatus, EventTime, EventUid, Location,
+    Organizer, ProfileId, Transparency,
 };
 
 /// An event as a sync or the API wants it stored.
@@ -90,7 +90,10 @@ pub enum UpsertOutcome {
 impl UpsertOutcome {
     pub fn uid(&self) -> &EventUid {
         match self {
-            UpsertOutcome::Created(u) | UpsertOutcome::Updated(u) | UpsertOutcome::Unchanged(u) | UpsertOutcome::Stale(u) => u,
+            UpsertOutcome::Created(u)
+            | UpsertOutcome::Updated(u)
+            | UpsertOutcome::Unchanged(u)
+            | UpsertOutcome::Stale(u) => u,
         }
     }
 
@@ -246,7 +249,9 @@ impl Store {
         let by_provider_id = event.kind == EventKind::ThirdParty;
         let find = match by_provider_id {
             true => {
-                format!("SELECT uid, content_hash, provider_updated_at FROM events WHERE calendar_id = $1 AND provider_id = $2{lock}")
+                format!(
+                    "SELECT uid, content_hash, provider_updated_at FROM events WHERE calendar_id = $1 AND provider_id = $2{lock}"
+                )
             }
             false => format!(
                 "SELECT uid, content_hash, provider_updated_at FROM events \
@@ -296,30 +301,40 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_event(&self, uid: &EventUid) -> StoreResult<Option<Event>> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE uid = $1");
-        let row: Option<EventRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(uid).fetch_optional(pool).await?);
+        let row: Option<EventRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(uid).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
     /// A partner event by the creating application's own `event_id`.
     #[tracing::instrument(skip_all)]
-    pub async fn find_partner_event(&self, calendar: &CalendarId, application: &ApplicationId, event_id: &str) -> StoreResult<Option<Event>> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE calendar_id = $1 AND application_id = $2 AND event_id = $3");
-        let row: Option<EventRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(application).bind(event_id).fetch_optional(pool).await?);
+    pub async fn find_partner_event(
+        &self,
+        calendar: &CalendarId,
+        application: &ApplicationId,
+        event_id: &str,
+    ) -> StoreResult<Option<Event>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM events WHERE calendar_id = $1 AND application_id = $2 AND event_id = $3");
+        let row: Option<EventRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(application).bind(event_id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
     /// Events of `calendars` changed after `since` (deleted ones included), oldest change first,
     /// at most `limit`: what `/v1/events?last_modified=` and push notifications read.
     #[tracing::instrument(skip_all)]
-    pub async fn list_events_changed_since(&self, calendars: &[CalendarId], since: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Event>> {
+    pub async fn list_events_changed_since(
+        &self,
+        calendars: &[CalendarId],
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
         let mut events = Vec::new();
         for calendar in calendars {
             let sql = format!(
                 "SELECT {COLUMNS} FROM events WHERE calendar_id = $1 AND last_modified > $2 ORDER BY last_modified, uid LIMIT $3"
             );
-            let rows: Vec<EventRow> =
-                with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(since).bind(limit).fetch_all(pool).await?);
+            let rows: Vec<EventRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(since).bind(limit).fetch_all(pool).await?);
             events.extend(rows.into_iter().map(Event::from));
         }
         events.sort_by(|a, b| (a.last_modified, &a.uid).cmp(&(b.last_modified, &b.uid)));
@@ -331,7 +346,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn mark_event_deleted(&self, uid: &EventUid, now: DateTime<Utc>) -> StoreResult<bool> {
         // language=SQL
-        const SQL: &str = "UPDATE events SET deleted = $2, updated_at = $3, last_modified = $3 WHERE uid = $1 AND deleted = $4";
+        const SQL: &str =
+            "UPDATE events SET deleted = $2, updated_at = $3, last_modified = $3 WHERE uid = $1 AND deleted = $4";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(uid).bind(true).bind(now).bind(false).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -339,9 +355,15 @@ impl Store {
     /// Records that a calendar's events ending before `window_start` have left the sync window;
     /// the first time counts, later calls keep it. Returns how many were newly marked.
     #[tracing::instrument(skip_all)]
-    pub async fn mark_events_left_window(&self, calendar: &CalendarId, window_start: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
+    pub async fn mark_events_left_window(
+        &self,
+        calendar: &CalendarId,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         // language=SQL
-        const SQL: &str = "UPDATE events SET left_window_at = $3 WHERE calendar_id = $1 AND end_at <= $2 AND left_window_at IS NULL";
+        const SQL: &str =
+            "UPDATE events SET left_window_at = $3 WHERE calendar_id = $1 AND end_at <= $2 AND left_window_at IS NULL";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(calendar).bind(window_start).bind(now).execute(pool).await?.rows_affected());
         Ok(n)
     }

@@ -66,9 +66,15 @@ impl Store {
 
     /// Appends erased entities to the ledger.
     #[tracing::instrument(skip_all)]
-    pub async fn append_erasures(&self, entries: &[(&str, &str)], request: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn append_erasures(
+        &self,
+        entries: &[(&str, &str)],
+        request: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         // language=SQL
-        const SQL: &str = "INSERT INTO erasure_ledger (entity_kind, entity_id, request_id, erased_at) VALUES ($1, $2, $3, $4)";
+        const SQL: &str =
+            "INSERT INTO erasure_ledger (entity_kind, entity_id, request_id, erased_at) VALUES ($1, $2, $3, $4)";
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for (kind, id) in entries {

@@ -18,7 +18,15 @@ struct IntegratorRow {
 
 impl From<IntegratorRow> for Integrator {
     fn from(r: IntegratorRow) -> Self {
-        Integrator { id: r.id, name: r.name, email: r.email, company: r.company, phone: r.phone, url: r.url, created_at: r.created_at }
+        Integrator {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            company: r.company,
+            phone: r.phone,
+            url: r.url,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -57,7 +65,8 @@ impl Store {
     pub async fn get_integrator(&self, id: &IntegratorId) -> StoreResult<Option<Integrator>> {
         // language=SQL
         const SQL: &str = "SELECT id, name, email, company, phone, url, created_at FROM integrators WHERE id = $1";
-        let row: Option<IntegratorRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+        let row: Option<IntegratorRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
@@ -90,7 +99,8 @@ impl Store {
         // language=SQL
         const SQL: &str = "SELECT integrator_id, contact_name, contact_email, postal_address, company_name, tax_id, updated_at \
                            FROM integrator_billing WHERE integrator_id = $1";
-        let row: Option<BillingRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+        let row: Option<BillingRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
         Ok(row.map(|r| BillingInfo {
             integrator_id: r.integrator_id,
             contact_name: r.contact_name,

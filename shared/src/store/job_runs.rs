@@ -21,7 +21,13 @@ impl Store {
     /// Claims `slot` of `job`. A run that started more than `lease` ago without finishing is
     /// presumed dead (its Lambda timed out) and may be claimed again to resume.
     #[tracing::instrument(skip_all, fields(job, slot))]
-    pub async fn claim_job_slot(&self, job: &str, slot: &str, lease: Duration, now: DateTime<Utc>) -> StoreResult<JobClaim> {
+    pub async fn claim_job_slot(
+        &self,
+        job: &str,
+        slot: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<JobClaim> {
         // language=SQL
         const INSERT: &str = "INSERT INTO job_runs (job, slot, status, started_at, details) VALUES ($1, $2, 'running', $3, $4) \
                               ON CONFLICT (job, slot) DO NOTHING";
@@ -50,9 +56,17 @@ impl Store {
 
     /// Records progress (`done = false`: stopped at the deadline, resumable) or completion.
     #[tracing::instrument(skip_all, fields(job, slot))]
-    pub async fn finish_job_slot(&self, job: &str, slot: &str, done: bool, details: &serde_json::Value, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn finish_job_slot(
+        &self,
+        job: &str,
+        slot: &str,
+        done: bool,
+        details: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         // language=SQL
-        const SQL: &str = "UPDATE job_runs SET status = $3, finished_at = $4, details = $5 WHERE job = $1 AND slot = $2";
+        const SQL: &str =
+            "UPDATE job_runs SET status = $3, finished_at = $4, details = $5 WHERE job = $1 AND slot = $2";
         // An unfinished run releases its lease (started_at far in the past) so the next run resumes at once.
         let status = if done { "done" } else { "running" };
         with_pool!(self, pool => {

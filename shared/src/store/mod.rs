@@ -145,7 +145,14 @@ impl Store {
 
     /// IAM tokens live 15 minutes and are checked only when a connection opens, so a warm
     /// pool swaps in a fresh token for its future connections every 10 minutes.
-    fn refresh_iam_tokens(&self, aws: aws_config::SdkConfig, options: PgConnectOptions, host: String, port: u16, user: String) {
+    fn refresh_iam_tokens(
+        &self,
+        aws: aws_config::SdkConfig,
+        options: PgConnectOptions,
+        host: String,
+        port: u16,
+        user: String,
+    ) {
         let Store::Postgres(pool) = self else { return };
         let pool = pool.clone();
         tokio::spawn(async move {
@@ -155,7 +162,9 @@ impl Store {
                 tick.tick().await;
                 match crate::adapters::rds_auth::generate_token(&aws, &host, port, &user).await {
                     Ok(token) => pool.set_connect_options(options.clone().password(token.expose_secret())),
-                    Err(e) => tracing::error!(error.message = %e, error.cause_chain = ?e, "refreshing the RDS IAM token"),
+                    Err(e) => {
+                        tracing::error!(error.message = %e, error.cause_chain = ?e, "refreshing the RDS IAM token")
+                    }
                 }
             }
         });

@@ -38,7 +38,8 @@ impl From<ProfileRow> for Profile {
     }
 }
 
-const COLUMNS: &str = "id, account_id, provider, provider_service, email, name, tzid, status, server_url, created_at, updated_at";
+const COLUMNS: &str =
+    "id, account_id, provider, provider_service, email, name, tzid, status, server_url, created_at, updated_at";
 
 impl Store {
     #[tracing::instrument(skip_all)]
@@ -67,7 +68,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn get_profile(&self, id: &ProfileId) -> StoreResult<Option<Profile>> {
         let sql = format!("SELECT {COLUMNS} FROM profiles WHERE id = $1");
-        let row: Option<ProfileRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<ProfileRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
 
@@ -80,7 +82,12 @@ impl Store {
 
     /// Marks a profile active or disconnected (token revoked, password changed).
     #[tracing::instrument(skip_all)]
-    pub async fn set_profile_status(&self, id: &ProfileId, status: ProfileStatus, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn set_profile_status(
+        &self,
+        id: &ProfileId,
+        status: ProfileStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         // language=SQL
         const SQL: &str = "UPDATE profiles SET status = $2, updated_at = $3 WHERE id = $1";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(status).bind(now).execute(pool).await?.rows_affected());

@@ -22,7 +22,8 @@ impl Store {
         // language=SQL
         const SQL: &str = "SELECT calendar_id, cursor, last_success_at, last_error, error_count, backoff_until, updated_at \
                            FROM sync_states WHERE calendar_id = $1";
-        let row: Option<SyncStateRow> = with_pool!(self, pool => sqlx::query_as(SQL).bind(calendar).fetch_optional(pool).await?);
+        let row: Option<SyncStateRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(calendar).fetch_optional(pool).await?);
         Ok(row.map(|r| SyncState {
             calendar_id: r.calendar_id,
             cursor: r.cursor,
@@ -36,7 +37,13 @@ impl Store {
 
     /// Records a successful sync: the new cursor, and the error streak cleared.
     #[tracing::instrument(skip_all)]
-    pub async fn record_sync_success(&self, calendar: &CalendarId, account: &AccountId, cursor: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn record_sync_success(
+        &self,
+        calendar: &CalendarId,
+        account: &AccountId,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         // language=SQL
         const SQL: &str = "INSERT INTO sync_states (calendar_id, account_id, cursor, last_success_at, error_count, updated_at) \
                            VALUES ($1, $2, $3, $4, 0, $4) ON CONFLICT (calendar_id) DO UPDATE SET cursor = excluded.cursor, \

@@ -51,8 +51,12 @@ async fn credentials_are_stored_sealed_and_open_only_for_their_own_profile(store
     let vault = Vault::new(Keyring::generate());
     let a = mailbox(store, now).await;
     let b = mailbox(store, now).await;
-    let secret = Credentials::AppSpecificPassword { email: "ada@icloud.example".into(), password: "abcd-efgh-ijkl-mnop".into() };
-    store.put_credentials(&a.profile.id, &a.account.id, &vault.seal(&a.profile.id, &secret).unwrap(), now).await.unwrap();
+    let secret =
+        Credentials::AppSpecificPassword { email: "ada@icloud.example".into(), password: "abcd-efgh-ijkl-mnop".into() };
+    store
+        .put_credentials(&a.profile.id, &a.account.id, &vault.seal(&a.profile.id, &secret).unwrap(), now)
+        .await
+        .unwrap();
 
     let sealed = store.get_credentials(&a.profile.id).await.unwrap().unwrap();
     assert_eq!(vault.open(&a.profile.id, &sealed).unwrap(), secret);
@@ -91,11 +95,18 @@ async fn ending_the_last_authorization_starts_the_retention_clock_and_a_new_one_
 
     let t1 = t0 + Duration::days(1);
     assert!(store.terminate_authorization(&first.id, t1).await.unwrap());
-    assert_eq!(store.get_account(&m.account.id).await.unwrap().unwrap().authorizations_ended_at, None, "one still live");
+    assert_eq!(
+        store.get_account(&m.account.id).await.unwrap().unwrap().authorizations_ended_at,
+        None,
+        "one still live"
+    );
 
     let t2 = t0 + Duration::days(2);
     assert!(store.terminate_authorization(&second.id, t2).await.unwrap());
-    assert!(!store.terminate_authorization(&second.id, t2 + Duration::days(1)).await.unwrap(), "ending twice is a no-op");
+    assert!(
+        !store.terminate_authorization(&second.id, t2 + Duration::days(1)).await.unwrap(),
+        "ending twice is a no-op"
+    );
     assert_eq!(store.get_account(&m.account.id).await.unwrap().unwrap().authorizations_ended_at, Some(t2));
 
     let t3 = t0 + Duration::days(10);
@@ -113,8 +124,15 @@ async fn an_access_token_finds_only_a_live_unexpired_authorization(store: &Store
     let hash = token_hash("access-x");
 
     assert_eq!(store.find_authorization_by_access_token(&hash, now).await.unwrap(), Some(auth.clone()));
-    assert_eq!(store.find_authorization_by_access_token(&hash, now + Duration::hours(3)).await.unwrap(), None, "expired");
-    assert_eq!(store.find_authorization_by_refresh_token(&token_hash("refresh-x")).await.unwrap().map(|a| a.id), Some(auth.id.clone()));
+    assert_eq!(
+        store.find_authorization_by_access_token(&hash, now + Duration::hours(3)).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.find_authorization_by_refresh_token(&token_hash("refresh-x")).await.unwrap().map(|a| a.id),
+        Some(auth.id.clone())
+    );
 
     let new_hash = token_hash("access-y");
     assert!(store.replace_access_token(&auth.id, &new_hash, now + Duration::hours(6)).await.unwrap());

@@ -2,9 +2,7 @@
 
 use calsync_core::{
     Store,
-    domain::{
-        Attendee, AttendeeStatus, EventKind, EventStatus, EventTime, Location, Organizer, Transparency,
-    },
+    domain::{Attendee, AttendeeStatus, EventKind, EventStatus, EventTime, Location, Organizer, Transparency},
     store::{EventUpsert, UpsertOutcome},
 };
 use calsync_tests::fixtures::{Mailbox, application, at, mailbox};
@@ -144,7 +142,11 @@ async fn every_event_field_reads_back_as_written_including_all_day_dates(store: 
         series_id: Some("series-1".into()),
         original_start: Some(at("2025-12-24T00:00:00Z")),
         location: Some(Location { description: Some("Home".into()), lat: Some(51.5), long: Some(-0.12) }),
-        attendees: vec![Attendee { email: "bob@example.com".into(), display_name: Some("Bob".into()), status: AttendeeStatus::Tentative }],
+        attendees: vec![Attendee {
+            email: "bob@example.com".into(),
+            display_name: Some("Bob".into()),
+            status: AttendeeStatus::Tentative,
+        }],
         organizer: Some(Organizer { email: Some("ada@example.com".into()), display_name: None }),
         categories: vec!["family".into()],
         color: Some("#ff0000".into()),
@@ -164,7 +166,10 @@ async fn every_event_field_reads_back_as_written_including_all_day_dates(store: 
     assert_eq!(stored.categories, event.categories);
     assert_eq!(stored.recurrence_rule, event.recurrence_rule);
     assert_eq!(stored.original_start, event.original_start);
-    assert_eq!((stored.transparency, stored.status, stored.color.clone()), (Transparency::Transparent, EventStatus::Tentative, event.color.clone()));
+    assert_eq!(
+        (stored.transparency, stored.status, stored.color.clone()),
+        (Transparency::Transparent, EventStatus::Tentative, event.color.clone())
+    );
     assert_eq!(stored.content_hash, event.content_hash());
     assert_eq!(stored.ical_uid.as_deref(), Some("xmas@icloud.example"));
     assert_eq!(stored.provider_created_at, event.provider_created_at);

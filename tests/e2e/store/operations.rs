@@ -35,7 +35,10 @@ async fn sync_state_records_the_cursor_and_an_error_streak_that_success_clears(s
     store.record_sync_success(&m.calendar.id, &m.account.id, Some("sync-token-7"), t1).await.unwrap();
     let state = store.get_sync_state(&m.calendar.id).await.unwrap().unwrap();
     assert_eq!(state.cursor.as_deref(), Some("sync-token-7"));
-    assert_eq!((state.error_count, state.last_error, state.backoff_until, state.last_success_at), (0, None, None, Some(t1)));
+    assert_eq!(
+        (state.error_count, state.last_error, state.backoff_until, state.last_success_at),
+        (0, None, None, Some(t1))
+    );
 }
 
 async fn channels_list_only_open_ones_and_close_only_for_their_application(store: &Store) {
@@ -85,7 +88,8 @@ async fn request_logs_are_purged_in_batches_only_when_older_than_the_cutoff(stor
     assert_eq!(store.purge_request_logs_before(cutoff, 2).await.unwrap(), 2);
     assert_eq!(store.purge_request_logs_before(cutoff, 2).await.unwrap(), 1);
     assert_eq!(store.purge_request_logs_before(cutoff, 2).await.unwrap(), 0);
-    let left: Vec<String> = store.list_request_logs(&app.id, 10).await.unwrap().into_iter().map(|l| l.request_id).collect();
+    let left: Vec<String> =
+        store.list_request_logs(&app.id, 10).await.unwrap().into_iter().map(|l| l.request_id).collect();
     assert_eq!(left, vec!["req-6", "req-5"]);
 }
 
@@ -98,11 +102,21 @@ async fn a_job_slot_is_claimed_once_and_a_dead_run_can_be_resumed(store: &Store)
     let later = t0 + Duration::minutes(16);
     assert_eq!(store.claim_job_slot("retention", "2026-05-01T10", lease, later).await.unwrap(), JobClaim::Claimed);
     // It stops at its deadline: progress saved, the next run resumes at once.
-    store.finish_job_slot("retention", "2026-05-01T10", false, &serde_json::json!({"removed": 5}), later).await.unwrap();
+    store
+        .finish_job_slot("retention", "2026-05-01T10", false, &serde_json::json!({"removed": 5}), later)
+        .await
+        .unwrap();
     assert_eq!(store.claim_job_slot("retention", "2026-05-01T10", lease, later).await.unwrap(), JobClaim::Claimed);
     store.finish_job_slot("retention", "2026-05-01T10", true, &serde_json::json!({"removed": 9}), later).await.unwrap();
-    assert_eq!(store.claim_job_slot("retention", "2026-05-01T10", lease, later + Duration::days(1)).await.unwrap(), JobClaim::Done);
-    assert_eq!(store.claim_job_slot("backup", "2026-05-01T10", lease, later).await.unwrap(), JobClaim::Claimed, "slots are per job");
+    assert_eq!(
+        store.claim_job_slot("retention", "2026-05-01T10", lease, later + Duration::days(1)).await.unwrap(),
+        JobClaim::Done
+    );
+    assert_eq!(
+        store.claim_job_slot("backup", "2026-05-01T10", lease, later).await.unwrap(),
+        JobClaim::Claimed,
+        "slots are per job"
+    );
 
     let runs = store.list_job_runs("retention", 10).await.unwrap();
     assert_eq!(runs, vec![("2026-05-01T10".to_owned(), "done".to_owned(), serde_json::json!({"removed": 9}))]);
@@ -127,12 +141,15 @@ async fn gdpr_requests_and_the_erasure_ledger_keep_opaque_ids_in_order(store: &S
 
     let account = m.account.id.to_string();
     let profile = m.profile.id.to_string();
-    store.append_erasures(&[("account", &account), ("profile", &profile)], Some(request.id.as_str()), t0).await.unwrap();
+    store
+        .append_erasures(&[("account", &account), ("profile", &profile)], Some(request.id.as_str()), t0)
+        .await
+        .unwrap();
     let all = store.list_erasures_after(0, 10).await.unwrap();
-    assert_eq!(all.iter().map(|e| (e.entity_kind.as_str(), e.entity_id.as_str())).collect::<Vec<_>>(), vec![
-        ("account", account.as_str()),
-        ("profile", profile.as_str())
-    ]);
+    assert_eq!(
+        all.iter().map(|e| (e.entity_kind.as_str(), e.entity_id.as_str())).collect::<Vec<_>>(),
+        vec![("account", account.as_str()), ("profile", profile.as_str())]
+    );
     let after_first = store.list_erasures_after(all[0].seq, 10).await.unwrap();
     assert_eq!(after_first, vec![all[1].clone()]);
 }

@@ -129,10 +129,7 @@ impl BlobStore for DirectoryBlobStore {
 /// objects, and a file where a directory was expected ends a prefix: neither is an object.
 fn is_absent(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
-    matches!(
-        error.kind(),
-        ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory
-    )
+    matches!(error.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory)
 }
 
 async fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
@@ -168,42 +165,13 @@ mod tests {
     async fn an_object_can_be_put_read_replaced_and_deleted() {
         let (_dir, store) = store();
 
-        store
-            .put("backups/2026-01-01/events.jsonl", b"one".to_vec())
-            .await
-            .expect("put");
-        assert_eq!(
-            store
-                .get("backups/2026-01-01/events.jsonl")
-                .await
-                .expect("get")
-                .as_deref(),
-            Some(&b"one"[..])
-        );
-        store
-            .put("backups/2026-01-01/events.jsonl", b"two".to_vec())
-            .await
-            .expect("replace");
-        assert_eq!(
-            store
-                .get("backups/2026-01-01/events.jsonl")
-                .await
-                .expect("get")
-                .as_deref(),
-            Some(&b"two"[..])
-        );
+        store.put("backups/2026-01-01/events.jsonl", b"one".to_vec()).await.expect("put");
+        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get").as_deref(), Some(&b"one"[..]));
+        store.put("backups/2026-01-01/events.jsonl", b"two".to_vec()).await.expect("replace");
+        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get").as_deref(), Some(&b"two"[..]));
 
-        store
-            .delete("backups/2026-01-01/events.jsonl")
-            .await
-            .expect("delete");
-        assert_eq!(
-            store
-                .get("backups/2026-01-01/events.jsonl")
-                .await
-                .expect("get"),
-            None
-        );
+        store.delete("backups/2026-01-01/events.jsonl").await.expect("delete");
+        assert_eq!(store.get("backups/2026-01-01/events.jsonl").await.expect("get"), None);
     }
 
     #[tokio::test]
@@ -212,19 +180,9 @@ mod tests {
         store.put("a/b", b"x".to_vec()).await.expect("put");
 
         assert_eq!(store.get("nothing").await.expect("get"), None);
-        assert_eq!(
-            store.get("a").await.expect("a directory is not an object"),
-            None
-        );
+        assert_eq!(store.get("a").await.expect("a directory is not an object"), None);
         store.delete("nothing/here").await.expect("delete missing");
-        assert!(
-            store
-                .list("")
-                .await
-                .expect("list")
-                .iter()
-                .any(|m| m.key == "a/b")
-        );
+        assert!(store.list("").await.expect("list").iter().any(|m| m.key == "a/b"));
     }
 
     #[tokio::test]
@@ -232,21 +190,9 @@ mod tests {
         let (dir, store) = store();
 
         for key in ["../escape", "/abs", "a//b"] {
-            assert!(
-                matches!(
-                    store.put(key, b"x".to_vec()).await,
-                    Err(BlobError::InvalidKey(_))
-                ),
-                "{key}"
-            );
-            assert!(
-                matches!(store.get(key).await, Err(BlobError::InvalidKey(_))),
-                "{key}"
-            );
-            assert!(
-                matches!(store.delete(key).await, Err(BlobError::InvalidKey(_))),
-                "{key}"
-            );
+            assert!(matches!(store.put(key, b"x".to_vec()).await, Err(BlobError::InvalidKey(_))), "{key}");
+            assert!(matches!(store.get(key).await, Err(BlobError::InvalidKey(_))), "{key}");
+            assert!(matches!(store.delete(key).await, Err(BlobError::InvalidKey(_))), "{key}");
         }
         assert!(!dir.path().join("escape").exists());
     }
@@ -254,17 +200,10 @@ mod tests {
     #[tokio::test]
     async fn list_returns_matching_keys_sorted_with_sizes_and_skips_temp_files() {
         let (dir, store) = store();
-        for (key, body) in [
-            ("b/2", "22"),
-            ("a/1", "1"),
-            ("b/10", "1010"),
-            ("bz", "z"),
-            ("b/c/3", "333"),
-        ] {
+        for (key, body) in [("b/2", "22"), ("a/1", "1"), ("b/10", "1010"), ("bz", "z"), ("b/c/3", "333")] {
             store.put(key, body.as_bytes().to_vec()).await.expect("put");
         }
-        std::fs::write(dir.path().join("blobs/b/.put-abc~tmp"), "partial")
-            .expect("stray temp file");
+        std::fs::write(dir.path().join("blobs/b/.put-abc~tmp"), "partial").expect("stray temp file");
         let before = Utc::now() - chrono::Duration::minutes(1);
 
         let all = store.list("").await.expect("list");
@@ -289,10 +228,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (dir, store) = store();
 
-        store
-            .put("private/secret.bin", b"x".to_vec())
-            .await
-            .expect("put");
+        store.put("private/secret.bin", b"x".to_vec()).await.expect("put");
 
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("blobs/private/secret.bin")), 0o600);

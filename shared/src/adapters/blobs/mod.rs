@@ -33,7 +33,10 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     let ok = !key.is_empty()
         && key.len() <= 512
         && key.split('/').all(|seg| {
-            !seg.is_empty() && seg != "." && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._=-".contains(&b))
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._=-".contains(&b))
         });
     if ok { Ok(()) } else { Err(BlobError::InvalidKey(key.chars().take(80).collect())) }
 }

@@ -6,9 +6,7 @@
 //! and path style works against S3 itself as well.
 
 use async_trait::async_trait;
-use aws_sdk_s3::{
-    Client, error::DisplayErrorContext, primitives::ByteStream, types::ServerSideEncryption,
-};
+use aws_sdk_s3::{Client, error::DisplayErrorContext, primitives::ByteStream, types::ServerSideEncryption};
 use chrono::{DateTime, Utc};
 
 use super::{BlobError, BlobMeta, BlobStore, validate_key};
@@ -21,19 +19,9 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
-    pub fn new(
-        sdk_config: &aws_config::SdkConfig,
-        bucket: String,
-        kms_key_id: Option<String>,
-    ) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk_config)
-            .force_path_style(true)
-            .build();
-        Self {
-            client: Client::from_conf(config),
-            bucket,
-            kms_key_id,
-        }
+    pub fn new(sdk_config: &aws_config::SdkConfig, bucket: String, kms_key_id: Option<String>) -> Self {
+        let config = aws_sdk_s3::config::Builder::from(sdk_config).force_path_style(true).build();
+        Self { client: Client::from_conf(config), bucket, kms_key_id }
     }
 }
 
@@ -46,46 +34,25 @@ impl BlobStore for S3BlobStore {
     #[tracing::instrument(skip_all, fields(key = %key, bytes = body.len()))]
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), BlobError> {
         validate_key(key)?;
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(body));
+        let mut request = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(body));
         if let Some(kms_key_id) = &self.kms_key_id {
-            request = request
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms_key_id);
+            request = request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms_key_id);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| service_error("writing", key, e))?;
+        request.send().await.map_err(|e| service_error("writing", key, e))?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(key = %key))]
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(output) => output,
             Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
                 return Ok(None);
             }
             Err(e) => return Err(service_error("reading", key, e)),
         };
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| service_error("reading the body of", key, e))?;
+        let body = output.body.collect().await.map_err(|e| service_error("reading the body of", key, e))?;
         Ok(Some(body.into_bytes().to_vec()))
     }
 
@@ -126,18 +93,13 @@ impl BlobStore for S3BlobStore {
                     .unwrap_or_default();
                 found.push(BlobMeta {
                     key: key.to_owned(),
-                    size: object
-                        .size()
-                        .and_then(|s| u64::try_from(s).ok())
-                        .unwrap_or(0),
+                    size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                     last_modified,
                 });
             }
 
             match output.next_continuation_token() {
-                Some(token) if output.is_truncated() == Some(true) => {
-                    continuation = Some(token.to_owned())
-                }
+                Some(token) if output.is_truncated() == Some(true) => continuation = Some(token.to_owned()),
                 _ => break,
             }
         }

@@ -87,12 +87,7 @@ impl Default for InProcessQueue {
 
 #[async_trait]
 impl Queue for InProcessQueue {
-    async fn send(
-        &self,
-        queue: QueueName,
-        body: String,
-        delay: Option<Duration>,
-    ) -> Result<(), QueueError> {
+    async fn send(&self, queue: QueueName, body: String, delay: Option<Duration>) -> Result<(), QueueError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(QueueError::TooLarge(body.len()));
         }
@@ -111,12 +106,7 @@ impl Queue for InProcessQueue {
         Ok(())
     }
 
-    async fn receive(
-        &self,
-        queue: QueueName,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive(&self, queue: QueueName, max: usize, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
         let max = max.clamp(1, MAX_BATCH);
         let channel = self.channel(queue);
         let deadline = Instant::now() + wait.min(MAX_WAIT);
@@ -127,8 +117,7 @@ impl Queue for InProcessQueue {
             tokio::pin!(sent);
             sent.as_mut().enable();
 
-            let (taken, next_visible) =
-                take_visible(channel, max, self.inner.visibility_timeout).await;
+            let (taken, next_visible) = take_visible(channel, max, self.inner.visibility_timeout).await;
             if !taken.is_empty() {
                 return Ok(taken);
             }
@@ -146,10 +135,7 @@ impl Queue for InProcessQueue {
 
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         let mut messages = self.channel(queue).messages.lock().await;
-        if let Some(pos) = messages
-            .iter()
-            .position(|m| m.receipt.as_deref() == Some(receipt))
-        {
+        if let Some(pos) = messages.iter().position(|m| m.receipt.as_deref() == Some(receipt)) {
             messages.remove(pos);
         }
         Ok(())
@@ -169,8 +155,7 @@ async fn take_visible(
     let mut next_visible: Option<Instant> = None;
     for message in messages.iter_mut() {
         if message.visible_at > now {
-            next_visible =
-                Some(next_visible.map_or(message.visible_at, |at| at.min(message.visible_at)));
+            next_visible = Some(next_visible.map_or(message.visible_at, |at| at.min(message.visible_at)));
             continue;
         }
         if taken.len() == max {
@@ -199,125 +184,60 @@ mod tests {
     #[tokio::test]
     async fn a_sent_message_is_received_once_and_gone_after_delete() {
         let queue = InProcessQueue::new();
-        queue
-            .send(QueueName::Sync, "job-1".into(), None)
-            .await
-            .expect("send");
+        queue.send(QueueName::Sync, "job-1".into(), None).await.expect("send");
 
-        let received = queue
-            .receive(QueueName::Sync, 10, NO_WAIT)
-            .await
-            .expect("receive");
+        let received = queue.receive(QueueName::Sync, 10, NO_WAIT).await.expect("receive");
         assert_eq!(received.len(), 1);
         assert_eq!(received[0].body, "job-1");
         assert_eq!(received[0].receive_count, 1);
-        assert!(
-            queue
-                .receive(QueueName::Sync, 10, NO_WAIT)
-                .await
-                .expect("receive")
-                .is_empty(),
-            "in flight"
-        );
+        assert!(queue.receive(QueueName::Sync, 10, NO_WAIT).await.expect("receive").is_empty(), "in flight");
 
-        queue
-            .delete(QueueName::Sync, &received[0].receipt)
-            .await
-            .expect("delete");
-        queue
-            .delete(QueueName::Sync, &received[0].receipt)
-            .await
-            .expect("second delete is a no-op");
-        queue
-            .delete(QueueName::Sync, "unknown-receipt")
-            .await
-            .expect("unknown receipt is a no-op");
+        queue.delete(QueueName::Sync, &received[0].receipt).await.expect("delete");
+        queue.delete(QueueName::Sync, &received[0].receipt).await.expect("second delete is a no-op");
+        queue.delete(QueueName::Sync, "unknown-receipt").await.expect("unknown receipt is a no-op");
         assert!(queue.inner.sync.messages.lock().await.is_empty());
     }
 
     #[tokio::test]
     async fn queues_are_separate_per_name() {
         let queue = InProcessQueue::new();
-        queue
-            .send(QueueName::Notify, "push".into(), None)
-            .await
-            .expect("send");
+        queue.send(QueueName::Notify, "push".into(), None).await.expect("send");
 
-        assert!(
-            queue
-                .receive(QueueName::Sync, 10, NO_WAIT)
-                .await
-                .expect("receive")
-                .is_empty()
-        );
-        assert_eq!(
-            queue
-                .receive(QueueName::Notify, 10, NO_WAIT)
-                .await
-                .expect("receive")
-                .len(),
-            1
-        );
+        assert!(queue.receive(QueueName::Sync, 10, NO_WAIT).await.expect("receive").is_empty());
+        assert_eq!(queue.receive(QueueName::Notify, 10, NO_WAIT).await.expect("receive").len(), 1);
     }
 
     #[tokio::test]
     async fn receive_returns_at_most_ten_messages_in_send_order() {
         let queue = InProcessQueue::new();
         for i in 0..12 {
-            queue
-                .send(QueueName::Sync, format!("job-{i}"), None)
-                .await
-                .expect("send");
+            queue.send(QueueName::Sync, format!("job-{i}"), None).await.expect("send");
         }
 
-        let first = queue
-            .receive(QueueName::Sync, 50, NO_WAIT)
-            .await
-            .expect("receive");
-        let second = queue
-            .receive(QueueName::Sync, 50, NO_WAIT)
-            .await
-            .expect("receive");
+        let first = queue.receive(QueueName::Sync, 50, NO_WAIT).await.expect("receive");
+        let second = queue.receive(QueueName::Sync, 50, NO_WAIT).await.expect("receive");
 
         assert_eq!(first.len(), 10);
         assert_eq!(first[0].body, "job-0");
-        assert_eq!(
-            second.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
-            ["job-10", "job-11"]
-        );
+        assert_eq!(second.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["job-10", "job-11"]);
     }
 
     #[tokio::test]
     async fn an_undeleted_message_comes_back_after_its_visibility_timeout() {
         let queue = InProcessQueue::with_visibility_timeout(Duration::from_millis(100));
-        queue
-            .send(QueueName::Sync, "job".into(), None)
-            .await
-            .expect("send");
-        let first = queue
-            .receive(QueueName::Sync, 1, NO_WAIT)
-            .await
-            .expect("receive");
+        queue.send(QueueName::Sync, "job".into(), None).await.expect("send");
+        let first = queue.receive(QueueName::Sync, 1, NO_WAIT).await.expect("receive");
 
-        let again = queue
-            .receive(QueueName::Sync, 1, Duration::from_secs(2))
-            .await
-            .expect("receive");
+        let again = queue.receive(QueueName::Sync, 1, Duration::from_secs(2)).await.expect("receive");
 
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].message_id, first[0].message_id);
         assert_eq!(again[0].receive_count, 2);
         assert_ne!(again[0].receipt, first[0].receipt);
         // The stale receipt no longer deletes the message; the fresh one does.
-        queue
-            .delete(QueueName::Sync, &first[0].receipt)
-            .await
-            .expect("delete");
+        queue.delete(QueueName::Sync, &first[0].receipt).await.expect("delete");
         assert_eq!(queue.inner.sync.messages.lock().await.len(), 1);
-        queue
-            .delete(QueueName::Sync, &again[0].receipt)
-            .await
-            .expect("delete");
+        queue.delete(QueueName::Sync, &again[0].receipt).await.expect("delete");
         assert!(queue.inner.sync.messages.lock().await.is_empty());
     }
 
@@ -325,26 +245,10 @@ mod tests {
     async fn a_delayed_message_stays_hidden_until_its_delay_has_passed() {
         let queue = InProcessQueue::new();
         let sent_at = Instant::now();
-        queue
-            .send(
-                QueueName::Sync,
-                "later".into(),
-                Some(Duration::from_millis(200)),
-            )
-            .await
-            .expect("send");
+        queue.send(QueueName::Sync, "later".into(), Some(Duration::from_millis(200))).await.expect("send");
 
-        assert!(
-            queue
-                .receive(QueueName::Sync, 1, NO_WAIT)
-                .await
-                .expect("receive")
-                .is_empty()
-        );
-        let received = queue
-            .receive(QueueName::Sync, 1, Duration::from_secs(2))
-            .await
-            .expect("receive");
+        assert!(queue.receive(QueueName::Sync, 1, NO_WAIT).await.expect("receive").is_empty());
+        let received = queue.receive(QueueName::Sync, 1, Duration::from_secs(2)).await.expect("receive");
 
         assert_eq!(received.len(), 1);
         assert!(sent_at.elapsed() >= Duration::from_millis(200));
@@ -360,10 +264,7 @@ mod tests {
         });
 
         let started = Instant::now();
-        let received = queue
-            .receive(QueueName::Sync, 1, Duration::from_secs(5))
-            .await
-            .expect("receive");
+        let received = queue.receive(QueueName::Sync, 1, Duration::from_secs(5)).await.expect("receive");
 
         assert_eq!(received.len(), 1);
         assert!(started.elapsed() < Duration::from_secs(4));
@@ -374,15 +275,10 @@ mod tests {
     async fn a_body_over_the_size_limit_is_refused() {
         let queue = InProcessQueue::new();
 
-        let result = queue
-            .send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES + 1), None)
-            .await;
+        let result = queue.send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES + 1), None).await;
 
         assert!(matches!(result, Err(QueueError::TooLarge(n)) if n == MAX_BODY_BYTES + 1));
-        queue
-            .send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES), None)
-            .await
-            .expect("the limit itself is allowed");
+        queue.send(QueueName::Sync, "x".repeat(MAX_BODY_BYTES), None).await.expect("the limit itself is allowed");
     }
 
     #[tokio::test]
@@ -390,10 +286,7 @@ mod tests {
         let queue = InProcessQueue::new();
         let started = Instant::now();
 
-        let received = queue
-            .receive(QueueName::Sync, 10, Duration::from_millis(150))
-            .await
-            .expect("receive");
+        let received = queue.receive(QueueName::Sync, 10, Duration::from_millis(150)).await.expect("receive");
 
         assert!(received.is_empty());
         assert!(started.elapsed() >= Duration::from_millis(150));

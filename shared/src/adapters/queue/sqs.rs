@@ -23,16 +23,8 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    pub fn new(
-        sdk_config: &aws_config::SdkConfig,
-        sync_queue_url: String,
-        notify_queue_url: String,
-    ) -> Self {
-        Self {
-            client: Client::new(sdk_config),
-            sync_queue_url,
-            notify_queue_url,
-        }
+    pub fn new(sdk_config: &aws_config::SdkConfig, sync_queue_url: String, notify_queue_url: String) -> Self {
+        Self { client: Client::new(sdk_config), sync_queue_url, notify_queue_url }
     }
 
     fn url(&self, queue: QueueName) -> &str {
@@ -46,40 +38,24 @@ impl SqsQueue {
 #[async_trait]
 impl Queue for SqsQueue {
     #[tracing::instrument(skip_all, fields(queue = ?queue, bytes = body.len()))]
-    async fn send(
-        &self,
-        queue: QueueName,
-        body: String,
-        delay: Option<Duration>,
-    ) -> Result<(), QueueError> {
+    async fn send(&self, queue: QueueName, body: String, delay: Option<Duration>) -> Result<(), QueueError> {
         // Checked here as well so both implementations refuse the same bodies, without a round trip.
         if body.len() > MAX_BODY_BYTES {
             return Err(QueueError::TooLarge(body.len()));
         }
-        let mut request = self
-            .client
-            .send_message()
-            .queue_url(self.url(queue))
-            .message_body(body);
+        let mut request = self.client.send_message().queue_url(self.url(queue)).message_body(body);
         if let Some(delay) = delay {
             request = request.delay_seconds(whole_seconds(delay, MAX_DELAY_SECONDS));
         }
-        request.send().await.map_err(|e| {
-            QueueError::Service(format!(
-                "sending to the {queue:?} queue: {}",
-                DisplayErrorContext(&e)
-            ))
-        })?;
+        request
+            .send()
+            .await
+            .map_err(|e| QueueError::Service(format!("sending to the {queue:?} queue: {}", DisplayErrorContext(&e))))?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(queue = ?queue, max = max))]
-    async fn receive(
-        &self,
-        queue: QueueName,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive(&self, queue: QueueName, max: usize, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
         let max = i32::try_from(max.clamp(1, 10)).unwrap_or(10);
         let output = self
             .client
@@ -91,10 +67,7 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| {
-                QueueError::Service(format!(
-                    "receiving from the {queue:?} queue: {}",
-                    DisplayErrorContext(&e)
-                ))
+                QueueError::Service(format!("receiving from the {queue:?} queue: {}", DisplayErrorContext(&e)))
             })?;
 
         output
@@ -109,9 +82,7 @@ impl Queue for SqsQueue {
                     .unwrap_or(1);
                 // Without a receipt handle the message could never be acknowledged.
                 let receipt = message.receipt_handle.ok_or_else(|| {
-                    QueueError::Service(format!(
-                        "the {queue:?} queue returned a message without a receipt handle"
-                    ))
+                    QueueError::Service(format!("the {queue:?} queue returned a message without a receipt handle"))
                 })?;
                 Ok(ReceivedMessage {
                     message_id: message.message_id.unwrap_or_default(),
@@ -125,18 +96,9 @@ impl Queue for SqsQueue {
 
     #[tracing::instrument(skip_all, fields(queue = ?queue))]
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
-        self.client
-            .delete_message()
-            .queue_url(self.url(queue))
-            .receipt_handle(receipt)
-            .send()
-            .await
-            .map_err(|e| {
-                QueueError::Service(format!(
-                    "deleting from the {queue:?} queue: {}",
-                    DisplayErrorContext(&e)
-                ))
-            })?;
+        self.client.delete_message().queue_url(self.url(queue)).receipt_handle(receipt).send().await.map_err(|e| {
+            QueueError::Service(format!("deleting from the {queue:?} queue: {}", DisplayErrorContext(&e)))
+        })?;
         Ok(())
     }
 }

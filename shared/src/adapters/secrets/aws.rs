@@ -16,9 +16,7 @@ pub struct SecretsManagerSource {
 
 impl SecretsManagerSource {
     pub fn new(sdk_config: &aws_config::SdkConfig) -> Self {
-        Self {
-            client: Client::new(sdk_config),
-        }
+        Self { client: Client::new(sdk_config) }
     }
 }
 
@@ -28,17 +26,11 @@ impl SecretSource for SecretsManagerSource {
     async fn get(&self, id: &str) -> Result<SecretString, SecretError> {
         let mut output = match self.client.get_secret_value().secret_id(id).send().await {
             Ok(output) => output,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => {
                 return Err(SecretError::NotFound(id.to_owned()));
             }
             Err(e) => {
-                return Err(SecretError::Unavailable(
-                    id.to_owned(),
-                    DisplayErrorContext(&e).to_string(),
-                ));
+                return Err(SecretError::Unavailable(id.to_owned(), DisplayErrorContext(&e).to_string()));
             }
         };
         match output.secret_string.take() {
@@ -47,10 +39,7 @@ impl SecretSource for SecretsManagerSource {
                 id.to_owned(),
                 "secret is binary; calsync reads string secrets only".into(),
             )),
-            None => Err(SecretError::Unavailable(
-                id.to_owned(),
-                "secret has no value".into(),
-            )),
+            None => Err(SecretError::Unavailable(id.to_owned(), "secret has no value".into())),
         }
     }
 }

@@ -72,37 +72,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_secret_file_is_read_without_its_trailing_newline() {
-        let (_dir, source) = source_with(&[
-            ("keyring", "s3cr3t\n"),
-            ("crlf", "value\r\n"),
-            ("plain", " spaced \n\n"),
-        ]);
+        let (_dir, source) = source_with(&[("keyring", "s3cr3t\n"), ("crlf", "value\r\n"), ("plain", " spaced \n\n")]);
 
-        assert_eq!(
-            source
-                .get("keyring")
-                .await
-                .expect("keyring")
-                .expose_secret(),
-            "s3cr3t"
-        );
-        assert_eq!(
-            source.get("crlf").await.expect("crlf").expose_secret(),
-            "value"
-        );
-        assert_eq!(
-            source.get("plain").await.expect("plain").expose_secret(),
-            " spaced \n"
-        );
+        assert_eq!(source.get("keyring").await.expect("keyring").expose_secret(), "s3cr3t");
+        assert_eq!(source.get("crlf").await.expect("crlf").expose_secret(), "value");
+        assert_eq!(source.get("plain").await.expect("plain").expose_secret(), " spaced \n");
     }
 
     #[tokio::test]
     async fn a_missing_secret_file_is_reported_as_not_found() {
         let (_dir, source) = source_with(&[]);
 
-        assert!(
-            matches!(source.get("absent").await, Err(SecretError::NotFound(id)) if id == "absent")
-        );
+        assert!(matches!(source.get("absent").await, Err(SecretError::NotFound(id)) if id == "absent"));
     }
 
     #[tokio::test]
@@ -112,30 +93,16 @@ mod tests {
         std::fs::create_dir(&nested).expect("sub dir");
         std::fs::write(nested.join("file"), "x").expect("nested secret");
 
-        for id in [
-            "",
-            ".",
-            "..",
-            "../inside",
-            "sub/file",
-            "/etc/passwd",
-            "a\\b",
-        ] {
-            assert!(
-                matches!(source.get(id).await, Err(SecretError::Unavailable(..))),
-                "{id:?}"
-            );
+        for id in ["", ".", "..", "../inside", "sub/file", "/etc/passwd", "a\\b"] {
+            assert!(matches!(source.get(id).await, Err(SecretError::Unavailable(..))), "{id:?}");
         }
     }
 
     #[tokio::test]
     async fn errors_never_contain_the_secret_value() {
         let (dir, source) = source_with(&[]);
-        std::fs::write(
-            dir.path().join("binary"),
-            [0xff, 0xfe, b'h', b'u', b'n', b't', b'e', b'r', b'2'],
-        )
-        .expect("write");
+        std::fs::write(dir.path().join("binary"), [0xff, 0xfe, b'h', b'u', b'n', b't', b'e', b'r', b'2'])
+            .expect("write");
 
         let error = source.get("binary").await.expect_err("not UTF-8");
 
