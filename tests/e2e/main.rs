@@ -1,7 +1,7 @@
 //! calsync's end-to-end tests, one binary (faster to link than one per file).
 
-mod store;
-mod vault;
-
+mod api_router;
 mod aws_adapters;
 mod lambda_binaries;
+mod store;
+mod vault;

@@ -2,11 +2,13 @@
 //! `calsync serve`, and called directly with `oneshot` in tests.
 
 use axum::{Router, routing::get};
+use lambda_http::request::RequestContext;
 use tower_http::{
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    request_id::{MakeRequestId, MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 
 use crate::state::AppState;
 
@@ -23,10 +25,32 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            // The path only: query strings can carry tokens.
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    // The path only: query strings can carry tokens.
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, GatewayRequestId))
+}
+
+/// Uses API Gateway's request id when running behind it (so API responses, our logs and API
+/// Gateway's access logs agree), a fresh UUID otherwise.
+#[derive(Debug, Clone, Copy)]
+struct GatewayRequestId;
+
+impl MakeRequestId for GatewayRequestId {
+    fn make_request_id<B>(&mut self, req: &http::Request<B>) -> Option<RequestId> {
+        let gateway = match req.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.as_deref(),
+            _ => None,
+        };
+        match gateway.and_then(|id| http::HeaderValue::from_str(id).ok()) {
+            Some(value) => Some(RequestId::new(value)),
+            None => MakeRequestUuid.make_request_id(req),
+        }
+    }
 }
