@@ -245,6 +245,12 @@ pub struct Attendee {
     pub status: AttendeeStatus,
 }
 
+/// A reminder before an event starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub minutes: i32,
+}
+
 /// Who organises an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organizer {
@@ -281,6 +287,11 @@ pub struct Event {
     pub organizer: Option<Organizer>,
     pub categories: Vec<String>,
     pub color: Option<String>,
+    pub url: Option<String>,
+    pub reminders: Vec<Reminder>,
+    pub event_private: bool,
+    /// The calendar owner's own answer to the event.
+    pub participation_status: AttendeeStatus,
     pub transparency: Transparency,
     pub status: EventStatus,
     pub deleted: bool,

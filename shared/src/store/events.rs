@@ -11,8 +11,8 @@ use sqlx::types::Json;
 
 use super::{Store, StoreResult, dialect, with_pool};
 use crate::domain::{
-    AccountId, ApplicationId, Attendee, CalendarId, Event, EventKind, EventStatus, EventTime, EventUid, Location,
-    Organizer, ProfileId, Transparency,
+    AccountId, ApplicationId, Attendee, AttendeeStatus, CalendarId, Event, EventKind, EventStatus, EventTime, EventUid,
+    Location, Organizer, ProfileId, Reminder, Transparency,
 };
 
 /// An event as a sync or the API wants it stored.
@@ -39,6 +39,10 @@ pub struct EventUpsert {
     pub organizer: Option<Organizer>,
     pub categories: Vec<String>,
     pub color: Option<String>,
+    pub url: Option<String>,
+    pub reminders: Vec<Reminder>,
+    pub event_private: bool,
+    pub participation_status: AttendeeStatus,
     pub transparency: Transparency,
     pub status: EventStatus,
     pub deleted: bool,
@@ -67,6 +71,10 @@ impl EventUpsert {
             self.organizer,
             self.categories,
             self.color,
+            self.url,
+            self.reminders,
+            self.event_private,
+            self.participation_status,
             self.transparency,
             self.status,
             self.deleted,
@@ -132,6 +140,10 @@ struct EventRow {
     organizer: Option<Json<Organizer>>,
     categories: Json<Vec<String>>,
     color: Option<String>,
+    url: Option<String>,
+    reminders: Json<Vec<Reminder>>,
+    event_private: bool,
+    participation_status: AttendeeStatus,
     transparency: Transparency,
     status: EventStatus,
     deleted: bool,
@@ -169,6 +181,10 @@ impl From<EventRow> for Event {
             organizer: r.organizer.map(|j| j.0),
             categories: r.categories.0,
             color: r.color,
+            url: r.url,
+            reminders: r.reminders.0,
+            event_private: r.event_private,
+            participation_status: r.participation_status,
             transparency: r.transparency,
             status: r.status,
             deleted: r.deleted,
@@ -184,14 +200,14 @@ impl From<EventRow> for Event {
 
 const COLUMNS: &str = "uid, calendar_id, profile_id, account_id, kind, application_id, event_id, provider_id, ical_uid, etag, \
     content_hash, summary, description, start_at, start_date, start_tzid, end_at, end_date, end_tzid, recurrence_rule, \
-    series_id, original_start, location, attendees, organizer, categories, color, transparency, status, deleted, \
-    provider_created_at, provider_updated_at, created_at, updated_at, last_modified, left_window_at";
+    series_id, original_start, location, attendees, organizer, categories, color, url, reminders, event_private, \
+    participation_status, transparency, status, deleted, provider_created_at, provider_updated_at, created_at, updated_at, last_modified, left_window_at";
 
 /// The columns an upsert writes, in bind order after `uid`.
 const WRITE_COLUMNS: &str = "calendar_id, profile_id, account_id, kind, application_id, event_id, provider_id, ical_uid, etag, \
     content_hash, summary, description, start_at, start_date, start_tzid, end_at, end_date, end_tzid, all_day, recurrence_rule, \
-    series_id, original_start, location, attendees, organizer, categories, color, transparency, status, deleted, \
-    provider_created_at, provider_updated_at";
+    series_id, original_start, location, attendees, organizer, categories, color, url, reminders, event_private, \
+    participation_status, transparency, status, deleted, provider_created_at, provider_updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Existing {
@@ -231,6 +247,10 @@ macro_rules! bind_write {
             .bind($e.organizer.as_ref().map(Json))
             .bind(Json(&$e.categories))
             .bind(&$e.color)
+            .bind(&$e.url)
+            .bind(Json(&$e.reminders))
+            .bind($e.event_private)
+            .bind($e.participation_status)
             .bind($e.transparency)
             .bind($e.status)
             .bind($e.deleted)
@@ -259,16 +279,16 @@ impl Store {
             ),
         };
         let key = if by_provider_id { &event.provider_id } else { &event.event_id };
-        let placeholders: Vec<String> = (2..=33).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (2..=37).map(|i| format!("${i}")).collect();
         let insert = format!(
             "INSERT INTO events (uid, {WRITE_COLUMNS}, created_at, updated_at, last_modified) \
-             VALUES ($1, {}, $34, $34, $34)",
+             VALUES ($1, {}, $38, $38, $38)",
             placeholders.join(", ")
         );
         let assignments: Vec<String> =
             WRITE_COLUMNS.split(", ").enumerate().map(|(i, col)| format!("{} = ${}", col.trim(), i + 2)).collect();
         let update = format!(
-            "UPDATE events SET {}, updated_at = $34, last_modified = $34 WHERE uid = $1",
+            "UPDATE events SET {}, updated_at = $38, last_modified = $38 WHERE uid = $1",
             assignments.join(", ")
         );
 

@@ -2,7 +2,9 @@
 
 use calsync_core::{
     Store,
-    domain::{Attendee, AttendeeStatus, EventKind, EventStatus, EventTime, Location, Organizer, Transparency},
+    domain::{
+        Attendee, AttendeeStatus, EventKind, EventStatus, EventTime, Location, Organizer, Reminder, Transparency,
+    },
     store::{EventUpsert, UpsertOutcome},
 };
 use calsync_tests::fixtures::{Mailbox, application, at, mailbox};
@@ -42,6 +44,10 @@ fn third_party(m: &Mailbox, provider_id: &str, summary: &str) -> EventUpsert {
         organizer: None,
         categories: vec![],
         color: None,
+        url: None,
+        reminders: vec![],
+        event_private: false,
+        participation_status: AttendeeStatus::Unknown,
         transparency: Transparency::Opaque,
         status: EventStatus::Confirmed,
         deleted: false,
@@ -150,6 +156,10 @@ async fn every_event_field_reads_back_as_written_including_all_day_dates(store: 
         organizer: Some(Organizer { email: Some("ada@example.com".into()), display_name: None }),
         categories: vec!["family".into()],
         color: Some("#ff0000".into()),
+        url: Some("https://meet.example/xmas".into()),
+        reminders: vec![Reminder { minutes: 10 }, Reminder { minutes: 60 }],
+        event_private: true,
+        participation_status: AttendeeStatus::Accepted,
         transparency: Transparency::Transparent,
         status: EventStatus::Tentative,
         ..third_party(&m, "xmas", "Christmas")
@@ -170,6 +180,8 @@ async fn every_event_field_reads_back_as_written_including_all_day_dates(store: 
         (stored.transparency, stored.status, stored.color.clone()),
         (Transparency::Transparent, EventStatus::Tentative, event.color.clone())
     );
+    assert_eq!((stored.url.clone(), stored.reminders.clone()), (event.url.clone(), event.reminders.clone()));
+    assert_eq!((stored.event_private, stored.participation_status), (true, AttendeeStatus::Accepted));
     assert_eq!(stored.content_hash, event.content_hash());
     assert_eq!(stored.ical_uid.as_deref(), Some("xmas@icloud.example"));
     assert_eq!(stored.provider_created_at, event.provider_created_at);
