@@ -69,6 +69,21 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// Push notifications may go to plain `http://` URLs (local development only).
     pub allow_http_callbacks: bool,
+    /// Requests each application may make.
+    pub rate_limits: RateLimits,
+}
+
+/// Per-application request budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_second: u32,
+    pub per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { per_second: 50, per_minute: 500 }
+    }
 }
 
 /// A configuration value that is missing or malformed.
@@ -186,6 +201,21 @@ impl Config {
             }
         };
 
+        let number = |variable: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match lookup(variable) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::new(variable, format!("must be a positive number, not `{v}`"))),
+            }
+        };
+        let rate_limits = RateLimits {
+            per_second: number("CALSYNC_RATE_LIMIT_PER_SECOND", RateLimits::default().per_second)?,
+            per_minute: number("CALSYNC_RATE_LIMIT_PER_MINUTE", RateLimits::default().per_minute)?,
+        };
+
         Ok(Self {
             mode,
             database,
@@ -197,6 +227,7 @@ impl Config {
             data_dir,
             admin_token: lookup("CALSYNC_ADMIN_TOKEN").map(SecretString::from),
             allow_http_callbacks,
+            rate_limits,
         })
     }
 }

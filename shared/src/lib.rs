@@ -21,6 +21,7 @@ pub mod retention;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::Config;

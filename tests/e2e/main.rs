@@ -1,5 +1,6 @@
 //! calsync's end-to-end tests, one binary (faster to link than one per file).
 
+mod api;
 mod api_router;
 mod aws_adapters;
 mod lambda_binaries;

@@ -1,5 +1,6 @@
 //! Helpers for calsync's end-to-end tests: databases, moto server, a Lambda Runtime API emulator.
 
+pub mod api;
 pub mod db;
 pub mod fixtures;
 pub mod logs;

@@ -1,7 +1,11 @@
 //! The HTTP API: one axum `Router`, served by `lambda_http` in Lambda, by `axum::serve` in
 //! `calsync serve`, and called directly with `oneshot` in tests.
+//!
+//! Features live in their own folders, each contributing a router: `oauth` (authorization page,
+//! tokens, application calendars), `identity` (userinfo, account, profiles, calendars), `reads`
+//! (events, free/busy), `writes` (upserts, deletes, batch) and `admin` (integrator applications).
 
-use axum::{Router, routing::get};
+use axum::{Router, middleware, routing::get};
 use lambda_http::request::RequestContext;
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -12,7 +16,17 @@ use tracing::Level;
 
 use crate::state::AppState;
 
+mod admin;
+pub mod error;
+pub mod extract;
 mod health;
+mod identity;
+mod oauth;
+pub mod pages;
+pub mod rate_limit;
+mod reads;
+mod request_log;
+mod writes;
 
 /// Request bodies above this size are answered with 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -22,6 +36,13 @@ pub fn app(state: AppState) -> Router {
     let request_id = http::HeaderName::from_static("x-request-id");
     Router::new()
         .route("/health", get(health::get))
+        .merge(oauth::router())
+        .merge(identity::router())
+        .merge(reads::router())
+        .merge(writes::router())
+        .merge(admin::router())
+        .layer(middleware::from_fn_with_state(state.clone(), request_log::record))
+        .layer(middleware::from_fn(error::log_errors))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -204,4 +204,22 @@ impl Store {
         };
         if current || previous { self.get_application_by_client_id(client_id).await } else { Ok(None) }
     }
+
+    /// The application whose client secret this is, used alone as a bearer key (the current
+    /// secret, or the previous one during its grace period).
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate_secret(
+        &self,
+        client_secret: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Application>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM applications WHERE client_secret_hash = $1 \
+             OR (previous_secret_hash = $1 AND previous_secret_expires_at > $2)"
+        );
+        let hash = token_hash(client_secret);
+        let row: Option<ApplicationRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(pool).await?);
+        Ok(row.map(Into::into))
+    }
 }

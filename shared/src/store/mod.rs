@@ -27,6 +27,7 @@ mod gdpr;
 mod integrators;
 mod job_runs;
 mod profiles;
+mod rate_limits;
 mod request_logs;
 mod sync_states;
 

@@ -1,0 +1,9 @@
+//! Routes of the `admin` feature.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+}

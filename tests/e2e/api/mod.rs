@@ -1,0 +1,29 @@
+//! The integrator API end to end, in-process, on SQLite and PostgreSQL.
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests calling `NAME(&TestApi)` from the module.
+macro_rules! api_on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Sqlite).await;
+                    super::$name(&api).await;
+                    api.cleanup().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Postgres).await;
+                    super::$name(&api).await;
+                    api.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use api_on_both_backends;

@@ -1,0 +1,210 @@
+//! Drives the API in-process: a state on a fresh database (SQLite or PostgreSQL) with a fixed
+//! clock, helpers to create applications and authorized accounts, and typed request helpers.
+//! `TestApi::served` also listens on a loopback port for SDKs and browsers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use calsync_core::{
+    AppState, Config, FixedClock,
+    apps::{self, ApplicationRequest},
+    domain::{
+        Account, AccountId, Application, Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName,
+        ProviderService, Scopes,
+    },
+    tokens,
+};
+use chrono::{DateTime, Utc};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::db::{Backend, TestDb};
+
+/// The default "now" of API tests.
+pub fn test_now() -> DateTime<Utc> {
+    crate::fixtures::at("2026-05-01T10:00:00Z")
+}
+
+/// An API over its own database.
+#[derive(Debug)]
+pub struct TestApi {
+    pub state: AppState,
+    pub clock: FixedClock,
+    pub base_url: String,
+    db: TestDb,
+    _dir: tempfile::TempDir,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// An account authorized for an application, with one calsync-hosted calendar.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub account: Account,
+    pub profile: Profile,
+    pub calendar: Calendar,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApi {
+    /// In-process only (call it with `request`), clock fixed at `test_now()`.
+    pub async fn new(backend: Backend) -> Self {
+        Self::build(backend, None, FixedClock::new(test_now())).await
+    }
+
+    /// Also listening on 127.0.0.1 (public URL = that address), clock fixed at `now`.
+    pub async fn served(backend: Backend, now: DateTime<Utc>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let mut api =
+            Self::build(backend, Some(format!("http://{}", listener.local_addr().unwrap())), FixedClock::new(now))
+                .await;
+        let app = calsync_core::api::app(api.state.clone());
+        api.server = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+        api
+    }
+
+    async fn build(backend: Backend, public_url: Option<String>, clock: FixedClock) -> Self {
+        let db = TestDb::new(backend).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().display().to_string();
+        let url = db.url.clone();
+        let public = public_url.clone().unwrap_or_else(|| "http://calsync.test".to_owned());
+        let config = Config::from_lookup(|name| match name {
+            "CALSYNC_MODE" => Some("local".to_owned()),
+            "CALSYNC_DATA_DIR" => Some(data_dir.clone()),
+            "CALSYNC_DATABASE_URL" => Some(url.clone()),
+            "CALSYNC_PUBLIC_URL" => Some(public.clone()),
+            "CALSYNC_ADMIN_TOKEN" => Some("admin-test-token".to_owned()),
+            // High enough that only the rate-limit tests meet them; those set their own state.
+            "CALSYNC_RATE_LIMIT_PER_SECOND" => Some("100000".to_owned()),
+            "CALSYNC_RATE_LIMIT_PER_MINUTE" => Some("1000000".to_owned()),
+            _ => None,
+        })
+        .expect("test configuration");
+        let state = AppState::build_with_clock(config, Arc::new(clock.clone())).await.expect("build state");
+        Self { base_url: public_url.unwrap_or_default(), state, clock, db, _dir: dir, server: None }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        use calsync_core::Clock;
+        self.clock.now()
+    }
+
+    /// Creates an application; returns it with its client secret.
+    pub async fn application(&self, name: &str) -> (Application, String) {
+        let request = ApplicationRequest {
+            name: name.to_owned(),
+            redirect_uris: vec!["https://app.example/callback".to_owned()],
+            sync_past_days: None,
+            sync_future_days: None,
+        };
+        let created = apps::create(&self.state.store, request, self.now()).await.expect("create application");
+        (created.application, created.client_secret)
+    }
+
+    /// An account with one hosted profile and primary calendar, authorized for `application`.
+    pub async fn authorized(&self, application: &Application, scopes: &str) -> Authorized {
+        let store = &self.state.store;
+        let now = self.now();
+        let account = Account {
+            id: AccountId::generate(),
+            email: Some("ada@example.com".into()),
+            name: Some("Ada Lovelace".into()),
+            default_tzid: "Europe/London".into(),
+            created_at: now,
+            authorizations_ended_at: None,
+        };
+        store.create_account(&account).await.unwrap();
+        let profile = Profile {
+            id: ProfileId::generate(),
+            account_id: account.id.clone(),
+            provider: ProviderName::Hosted,
+            provider_service: ProviderService::Hosted,
+            email: "ada@example.com".into(),
+            name: Some("Ada Lovelace".into()),
+            tzid: Some("Europe/London".into()),
+            status: ProfileStatus::Active,
+            server_url: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_profile(&profile).await.unwrap();
+        let calendar = store
+            .upsert_calendar(&Calendar {
+                id: CalendarId::generate(),
+                profile_id: profile.id.clone(),
+                account_id: account.id.clone(),
+                provider_calendar_id: format!("hosted:{}", calsync_core::domain::random_token(12)),
+                name: "Calendar".into(),
+                is_primary: true,
+                read_only: false,
+                deleted: false,
+                color: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+        let issued = tokens::issue(store, application, &account.id, Scopes::parse(scopes).unwrap(), now).await.unwrap();
+        Authorized {
+            account,
+            profile,
+            calendar,
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token,
+        }
+    }
+
+    /// Sends a request in-process; returns the status and the JSON body (`Null` when empty).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(json) => builder.header("content-type", "application/json").body(Body::from(json.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .unwrap();
+        let response = calsync_core::api::app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, bearer, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::DELETE, path, Some(bearer), Some(body)).await
+    }
+
+    /// Stops the server and drops the database.
+    pub async fn cleanup(self) {
+        if let Some(server) = self.server {
+            server.abort();
+        }
+        self.state.store.close().await;
+        self.db.cleanup().await;
+    }
+}
