@@ -26,10 +26,13 @@ mod events;
 mod gdpr;
 mod integrators;
 mod job_runs;
+mod oauth;
 mod profiles;
 mod rate_limits;
+mod reads;
 mod request_logs;
 mod sync_states;
+mod writes;
 
 pub use applications::{ApplicationUpdate, NewApplication};
 pub use authorizations::NewAuthorization;

@@ -1,0 +1,5 @@
+//! Store queries of the API's `writes` feature.
+
+use super::Store;
+
+impl Store {}
