@@ -52,6 +52,14 @@ cleanup() { [ -n "$started_moto" ] && kill "$started_moto" 2>/dev/null || true; 
 trap cleanup EXIT
 log "moto server at $CALSYNC_TEST_MOTO_URL"
 
+# Cronofy SDKs (pycronofy in .venv, npm cronofy in tests/sdk/node) -----------------------------
+eval "$(infra/sdks.sh)"
+log "pycronofy at $CALSYNC_TEST_PYTHON; npm cronofy in $CALSYNC_TEST_NODE_SDK_DIR"
+
+# Headless browser (Chromium + playwright-core) for the authorization page --------------------
+eval "$(infra/browser.sh)"
+log "Chromium at $CALSYNC_TEST_CHROMIUM, browser test packages in $CALSYNC_TEST_BROWSER_DIR"
+
 # Build and test -------------------------------------------------------------------------------
 log "building the workspace (Lambda binaries included)"
 cargo build --workspace --bins --locked

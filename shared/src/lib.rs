@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod api;
 pub mod apps;
+pub mod authorization;
 pub mod backup;
 pub mod clock;
 pub mod config;

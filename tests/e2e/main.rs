@@ -1,5 +1,8 @@
 //! calsync's end-to-end tests, one binary (faster to link than one per file).
+mod browser;
 
+mod openapi;
+mod sdk;
 mod api;
 mod api_router;
 mod aws_adapters;

@@ -22,6 +22,7 @@ pub mod extract;
 mod health;
 mod identity;
 mod oauth;
+mod openapi;
 pub mod pages;
 pub mod rate_limit;
 mod reads;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = http::HeaderName::from_static("x-request-id");
     Router::new()
         .route("/health", get(health::get))
+        .route("/openapi.json", get(openapi::get))
         .merge(oauth::router())
         .merge(identity::router())
         .merge(reads::router())

@@ -2,11 +2,13 @@
 //!
 //! Values here are validated when built (`parse`), so code that holds one never re-checks it.
 
+pub mod free_busy;
 pub mod ids;
 pub mod model;
 pub mod scope;
 pub mod time;
 
+pub use free_busy::*;
 pub use ids::*;
 pub use model::*;
 pub use scope::{Scope, Scopes};

@@ -1,9 +1,27 @@
-//! Routes of the `admin` feature.
+//! The admin API, `/admin/v1/applications`: operators register integrator applications, change
+//! their names, redirect URIs and sync windows, and rotate their client secrets. It is calsync's
+//! own surface, not Cronofy's, so it answers errors as `{code, message}` (see `error`) and is
+//! authenticated with the configured admin token (`CALSYNC_ADMIN_TOKEN`), never by an
+//! application's credentials.
 
-use axum::Router;
+use axum::{
+    Router,
+    routing::{get, post},
+};
 
 use crate::state::AppState;
 
+mod create;
+mod error;
+mod list;
+mod rotate_secret;
+mod show;
+mod update;
+mod view;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/v1/applications", post(create::post).get(list::get))
+        .route("/admin/v1/applications/{id}", get(show::get).patch(update::patch))
+        .route("/admin/v1/applications/{id}/rotate_secret", post(rotate_secret::post))
 }

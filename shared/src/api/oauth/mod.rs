@@ -1,9 +1,43 @@
-//! Routes of the `oauth` feature.
+//! Routes of the `oauth` feature: the end-user authorization page, the token endpoint,
+//! revocation and application calendars. The logic lives in `crate::authorization`; these
+//! handlers read requests and shape responses.
+//!
+//! The client-credential endpoints ignore the Authorization header: the SDKs send
+//! `Bearer None` / `Bearer undefined` there (cronofy-api.md §1).
 
-use axum::Router;
+use axum::{
+    Json, Router,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
 
-use crate::state::AppState;
+use crate::{authorization::TokenResponse, state::AppState};
+
+mod application_calendars;
+mod authorize_get;
+mod authorize_post;
+mod body;
+mod page;
+mod revoke;
+mod token;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .route("/oauth/authorize", get(authorize_get::get).post(authorize_post::post))
+        .route("/oauth/token", post(token::post))
+        .route("/oauth/token/revoke", post(revoke::post))
+        .route("/v1/application_calendars", post(application_calendars::post))
+}
+
+/// A token response with the caching headers RFC 6749 §5.1 requires.
+fn token_reply(response: TokenResponse) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        Json(response),
+    )
+        .into_response()
 }

@@ -1,0 +1,78 @@
+//! `POST /oauth/authorize`: the page's forms. Loads the pending request the form names, checks
+//! the chosen service's fields, and on success completes the request and redirects to the
+//! application with a code. A refused form is shown again with its problems (400) and nothing
+//! is stored.
+
+use axum::{
+    extract::{Request, State},
+    http::{StatusCode, header},
+    response::Response,
+};
+
+use super::page::{self, Choices};
+use crate::{
+    api::extract::body_bytes,
+    authorization::{self, Connection, ConnectionForm, Service},
+    state::AppState,
+};
+
+const EXPIRED: &str = "This authorization request has expired or was already completed. Please start again from the \
+                       application.";
+const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
+
+pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
+    // Read the form.
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let bytes = match body_bytes(request).await {
+        Ok(bytes) if is_form => bytes,
+        _ => return page::message(StatusCode::BAD_REQUEST, "The form could not be read", UNREADABLE),
+    };
+    let form = ConnectionForm::parse(&bytes);
+
+    // Load the pending request it belongs to.
+    let Some(request_id) = form.request.as_deref() else {
+        return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED);
+    };
+    let now = state.clock.now();
+    let (request, application) = match authorization::load(&state.store, request_id, now).await {
+        Err(e) => return page::internal_error(e.into()),
+        Ok(None) => return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Ok(Some(found)) => found,
+    };
+    let choices = Choices {
+        application: &application.name,
+        scopes: &request.scopes,
+        request_id,
+        redirect_uri: &request.redirect_uri,
+        focus: None,
+        notice: None,
+        problems: &[],
+        typed: Some(&form),
+    };
+
+    // Check the chosen service and its fields.
+    let Some(service) = form.service.as_deref().and_then(Service::parse) else {
+        return Choices { notice: Some("Choose a calendar service."), ..choices }.render(StatusCode::BAD_REQUEST);
+    };
+    if !service.is_configured() {
+        let notice = "This provider is not configured on this calsync installation. Choose another calendar service.";
+        return Choices { focus: Some(service), notice: Some(notice), ..choices }.render(StatusCode::OK);
+    }
+    let connection = match Connection::validate(service, &form, state.config.allow_http_callbacks) {
+        Ok(connection) => connection,
+        Err(problems) => {
+            return Choices { focus: Some(service), problems: &problems, ..choices }.render(StatusCode::BAD_REQUEST);
+        }
+    };
+
+    // Complete the request and return to the application with a code.
+    match authorization::complete(&state, request_id, &request, &connection).await {
+        Ok(Some(url)) => page::redirect(&url),
+        Ok(None) => page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Err(e) => page::internal_error(e),
+    }
+}

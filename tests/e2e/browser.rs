@@ -1,0 +1,126 @@
+//! The authorization page in a real browser: headless Chromium, driven by playwright-core from
+//! tests/browser/authorize.mjs, opens an application's authorize link, picks the calsync
+//! calendar and lands on the application's redirect URI with a code, which the test then
+//! exchanges for tokens over HTTP. `infra/browser.sh` installs Chromium and the npm packages and
+//! prints the two variables this test reads; without them it fails, it never skips.
+
+use std::path::{Path, PathBuf};
+
+use calsync_core::{
+    apps::{self, ApplicationRequest},
+    crypto::token_hash,
+};
+use calsync_tests::{
+    api::{TestApi, test_now},
+    db::Backend,
+};
+use reqwest::Url;
+use serde_json::{Value, json};
+
+fn browser_setup() -> (String, PathBuf) {
+    let missing = |what: &str| -> ! {
+        panic!(
+            "{what}: the browser test needs Chromium and tests/browser's npm packages. Install them and set \
+             the variables with: eval \"$(infra/browser.sh)\""
+        )
+    };
+    let chromium = std::env::var("CALSYNC_TEST_CHROMIUM").unwrap_or_default();
+    let dir = std::env::var("CALSYNC_TEST_BROWSER_DIR").unwrap_or_default();
+    if chromium.is_empty() || dir.is_empty() {
+        missing("CALSYNC_TEST_CHROMIUM or CALSYNC_TEST_BROWSER_DIR is not set");
+    }
+    if !Path::new(&chromium).is_file() {
+        missing(&format!("no browser at CALSYNC_TEST_CHROMIUM={chromium}"));
+    }
+    let dir = PathBuf::from(dir);
+    if !dir.join("node_modules/playwright-core/package.json").is_file() {
+        missing(&format!("playwright-core is not installed in {}", dir.display()));
+    }
+    (chromium, dir)
+}
+
+#[tokio::test]
+async fn a_browser_connects_a_calsync_calendar_and_the_code_buys_tokens() {
+    let (chromium, dir) = browser_setup();
+    let api = TestApi::served(Backend::Sqlite, test_now()).await;
+    // The redirect URI names `localhost` while the page is served from 127.0.0.1: another
+    // origin, as a real application's is, so the page's CSP `form-action` must let the browser
+    // follow the redirect after the form is posted.
+    let port = Url::parse(&api.base_url).unwrap().port().unwrap();
+    let redirect_uri = format!("http://localhost:{port}/demo/callback");
+    let request = ApplicationRequest {
+        name: "Browser test app".to_owned(),
+        redirect_uris: vec![redirect_uri.clone()],
+        sync_past_days: None,
+        sync_future_days: None,
+    };
+    let created = apps::create(&api.state.store, request, api.now()).await.unwrap();
+    let (app, secret) = (created.application, created.client_secret);
+    let mut authorize = Url::parse(&format!("{}/oauth/authorize", api.base_url)).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "read_events create_event")
+        .append_pair("state", "browser state")
+        .append_pair("provider_name", "")
+        .append_pair("avoid_linking", "False");
+
+    // Run the browser off the runtime's thread: the API it talks to runs on it.
+    let script = dir.join("authorize.mjs");
+    let (authorize_url, redirect) = (authorize.to_string(), redirect_uri.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(authorize_url)
+            .arg(redirect)
+            .env("CALSYNC_TEST_CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run node (infra/browser.sh installs it)");
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let landed: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    assert_eq!(landed["title"], "Connect a calendar to Browser test app · calsync");
+    let landed = Url::parse(landed["url"].as_str().unwrap()).unwrap();
+    assert!(landed.as_str().starts_with(&format!("{redirect_uri}?")), "{landed}");
+    let query: Vec<(String, String)> = landed.query_pairs().into_owned().collect();
+    assert_eq!(query.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["code", "state"]);
+    assert_eq!(query[1].1, "browser state");
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/token", api.base_url))
+        .header("authorization", "Bearer None")
+        .json(&json!({"client_id": app.client_id, "client_secret": secret, "grant_type": "authorization_code",
+                      "code": query[0].1, "redirect_uri": redirect_uri}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    let tokens: Value = response.json().await.unwrap();
+    let account = tokens["account_id"].as_str().unwrap();
+    assert!(account.starts_with("acc_"), "{tokens}");
+    assert_eq!(
+        tokens,
+        json!({
+            "token_type": "bearer", "access_token": tokens["access_token"], "expires_in": 10800,
+            "refresh_token": tokens["refresh_token"], "scope": "read_events create_event",
+            "account_id": account, "sub": account,
+            "linking_profile": {"provider_name": "cronofy", "profile_id": tokens["linking_profile"]["profile_id"],
+                                "profile_name": "calsync calendar"},
+        })
+    );
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(access_token.len(), 32);
+    let live = api.state.store.find_authorization_by_access_token(&token_hash(access_token), api.now()).await.unwrap();
+    assert_eq!(live.map(|a| a.account_id.to_string()), Some(account.to_owned()));
+    api.cleanup().await;
+}
