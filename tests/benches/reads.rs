@@ -28,7 +28,8 @@ const FROM: &str = "2026-03-21";
 const TO: &str = "2026-11-17";
 
 fn window() -> (DateTime<Utc>, DateTime<Utc>) {
-    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let day =
+        |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
     (day(FROM), day(TO))
 }
 
@@ -43,7 +44,10 @@ async fn seed(api: &TestApi) -> Authorized {
             let d = start.date_naive();
             (EventTime::Date(d), EventTime::Date(d.succ_opt().unwrap()))
         } else {
-            (EventTime::Instant { at: start, tzid: None }, EventTime::Instant { at: start + Days::minutes(25), tzid: None })
+            (
+                EventTime::Instant { at: start, tzid: None },
+                EventTime::Instant { at: start + Days::minutes(25), tzid: None },
+            )
         };
         let event = EventUpsert {
             calendar_id: who.calendar.id.clone(),
@@ -91,7 +95,9 @@ async fn walk_api(api: &TestApi, who: &Authorized, endpoint: &str, key: &str) ->
         assert_eq!(status, 200, "{path}: {body}");
         items += body[key].as_array().map_or(0, Vec::len);
         match body["pages"]["next_page"].as_str() {
-            Some(next) => path = next.trim_start_matches(&api.base_url).trim_start_matches("http://calsync.test").to_owned(),
+            Some(next) => {
+                path = next.trim_start_matches(&api.base_url).trim_start_matches("http://calsync.test").to_owned()
+            }
             None => return items,
         }
     }
@@ -118,7 +124,9 @@ async fn walk_store(api: &TestApi, selection: &EventSelection, free_busy: bool) 
     let mut items = 0;
     let mut page = 1;
     loop {
-        let total = if free_busy { store.count_free_busy(selection).await } else { store.count_events(selection).await }.unwrap();
+        let total =
+            if free_busy { store.count_free_busy(selection).await } else { store.count_events(selection).await }
+                .unwrap();
         items += if free_busy {
             store.list_free_busy_page(selection, PAGE_SIZE as u32, page).await.unwrap().len()
         } else {
@@ -172,9 +180,13 @@ fn reads(c: &mut Criterion) {
         let name = format!("{backend:?}").to_lowercase();
         let mut group = c.benchmark_group(format!("reads_10k/{name}"));
         group.sample_size(10).measurement_time(Duration::from_secs(15)).warm_up_time(Duration::from_secs(2));
-        group.bench_function("read_events/api", |b| b.to_async(&rt).iter(|| walk_api(&api, &who, "/v1/events", "events")));
+        group.bench_function("read_events/api", |b| {
+            b.to_async(&rt).iter(|| walk_api(&api, &who, "/v1/events", "events"))
+        });
         group.bench_function("read_events/store", |b| b.to_async(&rt).iter(|| walk_store(&api, &sel, false)));
-        group.bench_function("free_busy/api", |b| b.to_async(&rt).iter(|| walk_api(&api, &who, "/v1/free_busy", "free_busy")));
+        group.bench_function("free_busy/api", |b| {
+            b.to_async(&rt).iter(|| walk_api(&api, &who, "/v1/free_busy", "free_busy"))
+        });
         group.bench_function("free_busy/store", |b| b.to_async(&rt).iter(|| walk_store(&api, &sel, true)));
         group.finish();
 

@@ -1,11 +1,11 @@
 //! calsync's end-to-end tests, one binary (faster to link than one per file).
 mod browser;
 
-mod openapi;
-mod sdk;
 mod api;
 mod api_router;
 mod aws_adapters;
 mod lambda_binaries;
+mod openapi;
+mod sdk;
 mod store;
 mod vault;

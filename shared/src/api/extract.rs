@@ -32,12 +32,16 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::invalid("body", keys::INVALID_JSON, "the request body is not valid JSON")
         } else {
-            let field = if path == "." { "body".to_owned() } else { path };
             // serde's message names the expected type, never echoes the whole body.
             let message = inner.to_string();
             let message = message.split(" at line ").next().unwrap_or_default().to_owned();
-            let key = if message.starts_with("missing field") { keys::REQUIRED } else { keys::INVALID_TYPE };
-            ApiError::invalid(field, key, message)
+            // A missing field is reported at its parent's path; name the field itself.
+            if let Some(missing) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+                let field = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+                return ApiError::invalid(field, keys::REQUIRED, "required");
+            }
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::invalid(field, keys::INVALID_TYPE, message)
         }
     })
 }
@@ -132,7 +136,10 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 /// Who a request was made for: filled by the credential extractors, read by the request-log and
 /// rate-limit middleware after the handler has run.
 #[derive(Debug, Clone, Default)]
-pub struct RequestPrincipal(pub Arc<Mutex<Option<(ApplicationId, Option<AccountId>)>>>);
+pub struct RequestPrincipal(pub Arc<Mutex<Option<Principal>>>);
+
+/// The application a request was made by, and the account it acted on (if any).
+pub type Principal = (ApplicationId, Option<AccountId>);
 
 impl RequestPrincipal {
     pub fn set(&self, application: ApplicationId, account: Option<AccountId>) {
@@ -141,7 +148,7 @@ impl RequestPrincipal {
         }
     }
 
-    pub fn get(&self) -> Option<(ApplicationId, Option<AccountId>)> {
+    pub fn get(&self) -> Option<Principal> {
         self.0.lock().ok().and_then(|slot| slot.clone())
     }
 }

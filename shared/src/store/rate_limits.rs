@@ -17,8 +17,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<i64>> {
         // language=SQL
-        const HIT: &str = "INSERT INTO rate_limit_windows (application_id, window_key, count, expires_at) VALUES ($1, $2, 1, $3) \\
-                           ON CONFLICT (application_id, window_key) DO UPDATE SET count = rate_limit_windows.count + 1 \\
+        const HIT: &str = "INSERT INTO rate_limit_windows (application_id, window_key, count, expires_at) VALUES ($1, $2, 1, $3) \
+                           ON CONFLICT (application_id, window_key) DO UPDATE SET count = rate_limit_windows.count + 1 \
                            RETURNING count";
         // language=SQL
         const SWEEP: &str = "DELETE FROM rate_limit_windows WHERE application_id = $1 AND expires_at < $2";

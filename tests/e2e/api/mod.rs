@@ -1,11 +1,11 @@
 //! The integrator API end to end, in-process, on SQLite and PostgreSQL.
+mod admin;
 mod identity;
-mod reads;
 mod isolation;
 mod oauth;
-mod writes;
-mod admin;
+mod reads;
 mod transport;
+mod writes;
 
 /// Generates `sqlite::NAME` and `postgres::NAME` tests calling `NAME(&TestApi)` from the module.
 macro_rules! api_on_both_backends {

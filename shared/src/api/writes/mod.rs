@@ -29,6 +29,7 @@ use crate::{
 mod batch;
 mod bulk_delete;
 mod delete;
+mod event_fields;
 mod event_input;
 mod fields;
 mod participation;
