@@ -10,14 +10,13 @@
 use std::time::{Duration, Instant};
 
 use calsync_core::{
-    domain::{
-        AttendeeStatus, EventKind, EventSelection, EventStatus, EventTime, ManagedEvents, ReadWindow, Transparency,
-    },
+    domain::{AttendeeStatus, EventSelection, EventTime, ManagedEvents, ReadWindow, Transparency},
     store::EventUpsert,
 };
 use calsync_tests::{
     api::{Authorized, TestApi},
     db::Backend,
+    fixtures::third_party_event,
 };
 use chrono::{DateTime, Duration as Days, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -50,36 +49,11 @@ async fn seed(api: &TestApi) -> Authorized {
             )
         };
         let event = EventUpsert {
-            calendar_id: who.calendar.id.clone(),
-            profile_id: who.profile.id.clone(),
-            account_id: who.account.id.clone(),
-            kind: EventKind::ThirdParty,
-            application_id: None,
-            event_id: None,
-            provider_id: Some(format!("bench-{i}")),
             ical_uid: Some(format!("bench-{i}@calsync.test")),
-            etag: None,
-            summary: Some(format!("Meeting {i}")),
             description: Some("Agenda: review the numbers, decide on next steps.".into()),
-            start: start_t,
-            end: end_t,
-            recurrence_rule: None,
-            series_id: None,
-            original_start: None,
-            location: None,
-            attendees: vec![],
-            organizer: None,
-            categories: vec![],
-            color: None,
-            url: None,
-            reminders: vec![],
-            event_private: false,
             participation_status: AttendeeStatus::Accepted,
             transparency: if i % 7 == 0 { Transparency::Transparent } else { Transparency::Opaque },
-            status: EventStatus::Confirmed,
-            deleted: false,
-            provider_created_at: None,
-            provider_updated_at: None,
+            ..third_party_event(&who.calendar, &format!("bench-{i}"), &format!("Meeting {i}"), start_t, end_t)
         };
         api.state.store.upsert_event(&event, api.now()).await.unwrap();
     }
@@ -118,25 +92,25 @@ fn selection(who: &Authorized, app: &calsync_core::domain::ApplicationId) -> Eve
     }
 }
 
-/// The store queries behind the same pages: a count and a page query per page.
+/// The store queries behind the same pages: one count, then each page from the last one's cursor.
 async fn walk_store(api: &TestApi, selection: &EventSelection, free_busy: bool) -> usize {
     let store = &api.state.store;
+    let total =
+        if free_busy { store.count_free_busy(selection).await } else { store.count_events(selection).await }.unwrap();
     let mut items = 0;
-    let mut page = 1;
-    loop {
-        let total =
-            if free_busy { store.count_free_busy(selection).await } else { store.count_events(selection).await }
-                .unwrap();
-        items += if free_busy {
-            store.list_free_busy_page(selection, PAGE_SIZE as u32, page).await.unwrap().len()
+    let mut after = None;
+    for _ in 0..total.div_ceil(PAGE_SIZE) {
+        let (n, cursor) = if free_busy {
+            let (page, cursor) = store.list_free_busy_page(selection, PAGE_SIZE as u32, after.as_ref()).await.unwrap();
+            (page.len(), cursor)
         } else {
-            store.list_events_page(selection, PAGE_SIZE as u32, page).await.unwrap().len()
+            let (page, cursor) = store.list_events_page(selection, PAGE_SIZE as u32, after.as_ref()).await.unwrap();
+            (page.len(), cursor)
         };
-        if page * PAGE_SIZE >= total {
-            return items;
-        }
-        page += 1;
+        items += n;
+        after = cursor;
     }
+    items
 }
 
 /// Peak resident memory of this process since the last reset, in KiB (Linux).

@@ -83,3 +83,47 @@ pub async fn mailbox(store: &Store, now: DateTime<Utc>) -> Mailbox {
         .expect("create calendar");
     Mailbox { account, profile, calendar }
 }
+
+/// A plain third-party event on `calendar`, as a sync would store it: confirmed, opaque, no
+/// attendees. Tests override what they care about with struct update syntax.
+pub fn third_party_event(
+    calendar: &Calendar,
+    provider_id: &str,
+    summary: &str,
+    start: calsync_core::domain::EventTime,
+    end: calsync_core::domain::EventTime,
+) -> calsync_core::store::EventUpsert {
+    use calsync_core::domain::{AttendeeStatus, EventKind, EventStatus, Transparency};
+    calsync_core::store::EventUpsert {
+        calendar_id: calendar.id.clone(),
+        profile_id: calendar.profile_id.clone(),
+        account_id: calendar.account_id.clone(),
+        kind: EventKind::ThirdParty,
+        application_id: None,
+        event_id: None,
+        provider_id: Some(provider_id.to_owned()),
+        ical_uid: None,
+        etag: None,
+        summary: Some(summary.to_owned()),
+        description: None,
+        start,
+        end,
+        recurrence_rule: None,
+        series_id: None,
+        original_start: None,
+        location: None,
+        attendees: vec![],
+        organizer: None,
+        categories: vec![],
+        color: None,
+        url: None,
+        reminders: vec![],
+        event_private: false,
+        participation_status: AttendeeStatus::Unknown,
+        transparency: Transparency::Opaque,
+        status: EventStatus::Confirmed,
+        deleted: false,
+        provider_created_at: None,
+        provider_updated_at: None,
+    }
+}

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountId, ApplicationId, AttendeeStatus, CalendarId, EventStatus, EventTime, Transparency};
+use super::{AccountId, ApplicationId, AttendeeStatus, CalendarId, EventStatus, EventTime, EventUid, Transparency};
 
 /// How a period looks to someone who may only see availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,6 +83,14 @@ pub struct ReadWindow {
     pub to: DateTime<Utc>,
     pub floating_from: DateTime<Utc>,
     pub floating_to: DateTime<Utc>,
+}
+
+/// Where the previous page of a read ended: its last row in (start, uid) order. The next page
+/// starts strictly after it, so walking pages costs each page's own rows (keyset pagination).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PageCursor {
+    pub start_at: DateTime<Utc>,
+    pub uid: EventUid,
 }
 
 /// Which cached events a read selects (before projecting them to events or free/busy blocks).

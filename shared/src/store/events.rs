@@ -111,9 +111,10 @@ impl UpsertOutcome {
     }
 }
 
+/// An `events` row as both backends decode it (shared with the API read queries).
 #[derive(sqlx::FromRow)]
-struct EventRow {
-    uid: EventUid,
+pub(super) struct EventRow {
+    pub(super) uid: EventUid,
     calendar_id: CalendarId,
     profile_id: ProfileId,
     account_id: AccountId,
@@ -126,7 +127,7 @@ struct EventRow {
     content_hash: String,
     summary: Option<String>,
     description: Option<String>,
-    start_at: DateTime<Utc>,
+    pub(super) start_at: DateTime<Utc>,
     start_date: Option<NaiveDate>,
     start_tzid: Option<String>,
     end_at: DateTime<Utc>,
@@ -198,7 +199,8 @@ impl From<EventRow> for Event {
     }
 }
 
-const COLUMNS: &str = "uid, calendar_id, profile_id, account_id, kind, application_id, event_id, provider_id, ical_uid, etag, \
+/// Every column of `events`, in `EventRow` order.
+pub(super) const EVENT_COLUMNS: &str = "uid, calendar_id, profile_id, account_id, kind, application_id, event_id, provider_id, ical_uid, etag, \
     content_hash, summary, description, start_at, start_date, start_tzid, end_at, end_date, end_tzid, recurrence_rule, \
     series_id, original_start, location, attendees, organizer, categories, color, url, reminders, event_private, \
     participation_status, transparency, status, deleted, provider_created_at, provider_updated_at, created_at, updated_at, last_modified, left_window_at";
@@ -320,7 +322,7 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn get_event(&self, uid: &EventUid) -> StoreResult<Option<Event>> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE uid = $1");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uid = $1");
         let row: Option<EventRow> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(uid).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
@@ -334,8 +336,9 @@ impl Store {
         application: &ApplicationId,
         event_id: &str,
     ) -> StoreResult<Option<Event>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM events WHERE calendar_id = $1 AND application_id = $2 AND event_id = $3");
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE calendar_id = $1 AND application_id = $2 AND event_id = $3"
+        );
         let row: Option<EventRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(application).bind(event_id).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
     }
@@ -352,7 +355,7 @@ impl Store {
         let mut events = Vec::new();
         for calendar in calendars {
             let sql = format!(
-                "SELECT {COLUMNS} FROM events WHERE calendar_id = $1 AND last_modified > $2 ORDER BY last_modified, uid LIMIT $3"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE calendar_id = $1 AND last_modified > $2 ORDER BY last_modified, uid LIMIT $3"
             );
             let rows: Vec<EventRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(calendar).bind(since).bind(limit).fetch_all(pool).await?);
             events.extend(rows.into_iter().map(Event::from));

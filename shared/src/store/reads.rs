@@ -13,13 +13,15 @@
 //! stores booleans as 0/1).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::types::Json;
 
-use super::{Store, StoreResult, with_pool};
+use super::{
+    Store, StoreResult,
+    events::{EVENT_COLUMNS, EventRow},
+    with_pool,
+};
 use crate::domain::{
-    AccountId, ApplicationId, Attendee, AttendeeStatus, Calendar, CalendarId, Event, EventKind, EventSelection,
-    EventStatus, EventTime, EventUid, FreeBusyBlock, FreeBusyStatus, Location, ManagedEvents, Organizer, ProfileId,
-    Reminder, Transparency,
+    AccountId, AttendeeStatus, Calendar, CalendarId, Event, EventSelection, EventStatus, EventTime, EventUid,
+    FreeBusyBlock, FreeBusyStatus, ManagedEvents, PageCursor, ProfileId, Transparency,
 };
 
 /// A bind value of a query assembled at run time.
@@ -118,102 +120,10 @@ fn where_clause(query: &EventSelection, free_busy: bool) -> Clause {
     c
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    uid: EventUid,
-    calendar_id: CalendarId,
-    profile_id: ProfileId,
-    account_id: AccountId,
-    kind: EventKind,
-    application_id: Option<ApplicationId>,
-    event_id: Option<String>,
-    provider_id: Option<String>,
-    ical_uid: Option<String>,
-    etag: Option<String>,
-    content_hash: String,
-    summary: Option<String>,
-    description: Option<String>,
-    start_at: DateTime<Utc>,
-    start_date: Option<NaiveDate>,
-    start_tzid: Option<String>,
-    end_at: DateTime<Utc>,
-    end_date: Option<NaiveDate>,
-    end_tzid: Option<String>,
-    recurrence_rule: Option<String>,
-    series_id: Option<String>,
-    original_start: Option<DateTime<Utc>>,
-    location: Option<Json<Location>>,
-    attendees: Json<Vec<Attendee>>,
-    organizer: Option<Json<Organizer>>,
-    categories: Json<Vec<String>>,
-    color: Option<String>,
-    url: Option<String>,
-    reminders: Json<Vec<Reminder>>,
-    event_private: bool,
-    participation_status: AttendeeStatus,
-    transparency: Transparency,
-    status: EventStatus,
-    deleted: bool,
-    provider_created_at: Option<DateTime<Utc>>,
-    provider_updated_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    last_modified: DateTime<Utc>,
-    left_window_at: Option<DateTime<Utc>>,
-}
-
-impl From<EventRow> for Event {
-    fn from(r: EventRow) -> Self {
-        Event {
-            start: EventTime::from_columns(r.start_at, r.start_date, r.start_tzid.as_deref()),
-            end: EventTime::from_columns(r.end_at, r.end_date, r.end_tzid.as_deref()),
-            uid: r.uid,
-            calendar_id: r.calendar_id,
-            profile_id: r.profile_id,
-            account_id: r.account_id,
-            kind: r.kind,
-            application_id: r.application_id,
-            event_id: r.event_id,
-            provider_id: r.provider_id,
-            ical_uid: r.ical_uid,
-            etag: r.etag,
-            content_hash: r.content_hash,
-            summary: r.summary,
-            description: r.description,
-            recurrence_rule: r.recurrence_rule,
-            series_id: r.series_id,
-            original_start: r.original_start,
-            location: r.location.map(|j| j.0),
-            attendees: r.attendees.0,
-            organizer: r.organizer.map(|j| j.0),
-            categories: r.categories.0,
-            color: r.color,
-            url: r.url,
-            reminders: r.reminders.0,
-            event_private: r.event_private,
-            participation_status: r.participation_status,
-            transparency: r.transparency,
-            status: r.status,
-            deleted: r.deleted,
-            provider_created_at: r.provider_created_at,
-            provider_updated_at: r.provider_updated_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            last_modified: r.last_modified,
-            left_window_at: r.left_window_at,
-        }
-    }
-}
-
-const EVENT_COLUMNS: &str = "uid, calendar_id, profile_id, account_id, kind, application_id, event_id, provider_id, \
-    ical_uid, etag, content_hash, summary, description, start_at, start_date, start_tzid, end_at, end_date, end_tzid, \
-    recurrence_rule, series_id, original_start, location, attendees, organizer, categories, color, url, reminders, \
-    event_private, participation_status, transparency, status, deleted, provider_created_at, provider_updated_at, \
-    created_at, updated_at, last_modified, left_window_at";
-
 /// The free/busy projection: times and blocking fields only.
 #[derive(sqlx::FromRow)]
 struct FreeBusyRow {
+    uid: EventUid,
     calendar_id: CalendarId,
     start_at: DateTime<Utc>,
     start_date: Option<NaiveDate>,
@@ -227,13 +137,17 @@ struct FreeBusyRow {
 }
 
 // language=SQL
-const FREE_BUSY_COLUMNS: &str = "calendar_id, start_at, start_date, start_tzid, end_at, end_date, end_tzid, \
+const FREE_BUSY_COLUMNS: &str = "uid, calendar_id, start_at, start_date, start_tzid, end_at, end_date, end_tzid, \
     transparency, status, participation_status";
 
-/// LIMIT and OFFSET of 1-based page `page`.
-fn page_bounds(page_size: u32, page: u64) -> (i64, i64) {
-    let offset = page.saturating_sub(1).saturating_mul(u64::from(page_size));
-    (i64::from(page_size), i64::try_from(offset).unwrap_or(i64::MAX))
+/// Restricts `clause` to rows after `cursor` and returns the LIMIT placeholder for a page.
+fn after_cursor(clause: &mut Clause, cursor: Option<&PageCursor>, page_size: u32) -> String {
+    if let Some(cursor) = cursor {
+        let start = clause.arg(Arg::Time(cursor.start_at));
+        let uid = clause.arg(Arg::Text(cursor.uid.as_str().to_owned()));
+        clause.push(format!("(start_at > {start} OR (start_at = {start} AND uid > {uid}))"));
+    }
+    clause.arg(Arg::Int(i64::from(page_size)))
 }
 
 impl Store {
@@ -243,20 +157,24 @@ impl Store {
         self.count_where(&where_clause(query, false)).await
     }
 
-    /// Page `page` (from 1) of the events `query` selects, by start then uid.
+    /// The page of events `query` selects that follows `after` (the first page without it), in
+    /// (start, uid) order, with the cursor the next page starts from.
     #[tracing::instrument(skip_all)]
-    pub async fn list_events_page(&self, query: &EventSelection, page_size: u32, page: u64) -> StoreResult<Vec<Event>> {
+    pub async fn list_events_page(
+        &self,
+        query: &EventSelection,
+        page_size: u32,
+        after: Option<&PageCursor>,
+    ) -> StoreResult<(Vec<Event>, Option<PageCursor>)> {
         let mut clause = where_clause(query, false);
-        let (limit, offset) = page_bounds(page_size, page);
-        let (limit, offset) = (clause.arg(Arg::Int(limit)), clause.arg(Arg::Int(offset)));
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY start_at, uid LIMIT {limit} OFFSET {offset}",
-            clause.sql()
-        );
+        let limit = after_cursor(&mut clause, after, page_size);
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY start_at, uid LIMIT {limit}", clause.sql());
         let rows: Vec<EventRow> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(&sql), &clause.args).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(Event::from).collect())
+        let cursor = rows.last().map(|r| PageCursor { start_at: r.start_at, uid: r.uid.clone() });
+        Ok((rows.into_iter().map(Event::from).collect(), cursor))
     }
 
     /// How many free/busy blocks `query` selects.
@@ -265,26 +183,27 @@ impl Store {
         self.count_where(&where_clause(query, true)).await
     }
 
-    /// Page `page` (from 1) of free/busy blocks, by start then uid.
+    /// The page of free/busy blocks that follows `after`, in (start, uid) order, with the cursor
+    /// the next page starts from. Only the uid leaves the row besides times and blocking fields.
     #[tracing::instrument(skip_all)]
     pub async fn list_free_busy_page(
         &self,
         query: &EventSelection,
         page_size: u32,
-        page: u64,
-    ) -> StoreResult<Vec<FreeBusyBlock>> {
+        after: Option<&PageCursor>,
+    ) -> StoreResult<(Vec<FreeBusyBlock>, Option<PageCursor>)> {
         let mut clause = where_clause(query, true);
-        let (limit, offset) = page_bounds(page_size, page);
-        let (limit, offset) = (clause.arg(Arg::Int(limit)), clause.arg(Arg::Int(offset)));
+        let limit = after_cursor(&mut clause, after, page_size);
         let sql = format!(
-            "SELECT {FREE_BUSY_COLUMNS} FROM events WHERE {} ORDER BY start_at, uid LIMIT {limit} OFFSET {offset}",
+            "SELECT {FREE_BUSY_COLUMNS} FROM events WHERE {} ORDER BY start_at, uid LIMIT {limit}",
             clause.sql()
         );
         let rows: Vec<FreeBusyRow> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(&sql), &clause.args).fetch_all(pool).await?
         });
+        let cursor = rows.last().map(|r| PageCursor { start_at: r.start_at, uid: r.uid.clone() });
         // Cancelled rows are excluded in SQL, so every row maps and the page matches its count.
-        Ok(rows
+        let blocks = rows
             .into_iter()
             .filter_map(|r| {
                 let status = FreeBusyStatus::of(r.transparency, r.status, r.participation_status)?;
@@ -295,7 +214,8 @@ impl Store {
                     status,
                 })
             })
-            .collect())
+            .collect();
+        Ok((blocks, cursor))
     }
 
     async fn count_where(&self, clause: &Clause) -> StoreResult<u64> {

@@ -54,36 +54,8 @@ pub(super) fn third_party(
     end: EventTime,
 ) -> EventUpsert {
     EventUpsert {
-        calendar_id: calendar.id.clone(),
-        profile_id: calendar.profile_id.clone(),
         account_id: who.account.id.clone(),
-        kind: EventKind::ThirdParty,
-        application_id: None,
-        event_id: None,
-        provider_id: Some(provider_id.to_owned()),
-        ical_uid: None,
-        etag: None,
-        summary: Some(format!("Event {provider_id}")),
-        description: None,
-        start,
-        end,
-        recurrence_rule: None,
-        series_id: None,
-        original_start: None,
-        location: None,
-        attendees: vec![],
-        organizer: None,
-        categories: vec![],
-        color: None,
-        url: None,
-        reminders: vec![],
-        event_private: false,
-        participation_status: AttendeeStatus::Unknown,
-        transparency: Transparency::Opaque,
-        status: EventStatus::Confirmed,
-        deleted: false,
-        provider_created_at: None,
-        provider_updated_at: None,
+        ..calsync_tests::fixtures::third_party_event(calendar, provider_id, &format!("Event {provider_id}"), start, end)
     }
 }
 

@@ -582,36 +582,14 @@ async fn participation_status_is_recorded_once(api: &TestApi) {
 async fn third_party_event(api: &TestApi, calendar: &Calendar, provider_id: &str) -> Event {
     let at = |t: &str| EventTime::Instant { at: utc(t), tzid: None };
     let upsert = EventUpsert {
-        calendar_id: calendar.id.clone(),
-        profile_id: calendar.profile_id.clone(),
-        account_id: calendar.account_id.clone(),
-        kind: EventKind::ThirdParty,
-        application_id: None,
-        event_id: None,
-        provider_id: Some(provider_id.into()),
-        ical_uid: None,
-        etag: None,
-        summary: Some("Dentist".into()),
-        description: None,
-        start: at("2026-05-05T09:00:00Z"),
-        end: at("2026-05-05T10:00:00Z"),
-        recurrence_rule: None,
-        series_id: None,
-        original_start: None,
-        location: None,
-        attendees: vec![],
-        organizer: None,
-        categories: vec![],
-        color: None,
-        url: None,
-        reminders: vec![],
-        event_private: false,
         participation_status: AttendeeStatus::Accepted,
-        transparency: Transparency::Opaque,
-        status: EventStatus::Confirmed,
-        deleted: false,
-        provider_created_at: None,
-        provider_updated_at: None,
+        ..calsync_tests::fixtures::third_party_event(
+            calendar,
+            provider_id,
+            "Dentist",
+            at("2026-05-05T09:00:00Z"),
+            at("2026-05-05T10:00:00Z"),
+        )
     };
     let outcome = api.state.store.upsert_event(&upsert, api.now()).await.unwrap();
     api.state.store.get_event(outcome.uid()).await.unwrap().unwrap()

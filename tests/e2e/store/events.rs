@@ -7,7 +7,7 @@ use calsync_core::{
     },
     store::{EventUpsert, UpsertOutcome},
 };
-use calsync_tests::fixtures::{Mailbox, application, at, mailbox};
+use calsync_tests::fixtures::{Mailbox, application, at, mailbox, third_party_event};
 use chrono::{Duration, NaiveDate};
 
 use super::on_both_backends;
@@ -23,36 +23,17 @@ on_both_backends!(
 
 fn third_party(m: &Mailbox, provider_id: &str, summary: &str) -> EventUpsert {
     EventUpsert {
-        calendar_id: m.calendar.id.clone(),
-        profile_id: m.profile.id.clone(),
-        account_id: m.account.id.clone(),
-        kind: EventKind::ThirdParty,
-        application_id: None,
-        event_id: None,
-        provider_id: Some(provider_id.to_owned()),
         ical_uid: Some(format!("{provider_id}@icloud.example")),
         etag: Some("\"1\"".into()),
-        summary: Some(summary.to_owned()),
-        description: None,
-        start: EventTime::Instant { at: at("2026-05-04T09:00:00Z"), tzid: Some(chrono_tz::Europe::London) },
-        end: EventTime::Instant { at: at("2026-05-04T10:00:00Z"), tzid: Some(chrono_tz::Europe::London) },
-        recurrence_rule: None,
-        series_id: None,
-        original_start: None,
-        location: None,
-        attendees: vec![],
-        organizer: None,
-        categories: vec![],
-        color: None,
-        url: None,
-        reminders: vec![],
-        event_private: false,
-        participation_status: AttendeeStatus::Unknown,
-        transparency: Transparency::Opaque,
-        status: EventStatus::Confirmed,
-        deleted: false,
         provider_created_at: Some(at("2026-04-01T00:00:00Z")),
         provider_updated_at: Some(at("2026-04-01T00:00:00Z")),
+        ..third_party_event(
+            &m.calendar,
+            provider_id,
+            summary,
+            EventTime::Instant { at: at("2026-05-04T09:00:00Z"), tzid: Some(chrono_tz::Europe::London) },
+            EventTime::Instant { at: at("2026-05-04T10:00:00Z"), tzid: Some(chrono_tz::Europe::London) },
+        )
     }
 }
 

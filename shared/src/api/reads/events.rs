@@ -44,11 +44,18 @@ async fn respond(state: &AppState, grant: &Grant, query: &ReadQuery) -> Result<J
     calendars.check(&query.calendar_ids)?;
     let selection = query.selection(grant)?;
 
-    let total = page_count(state.store.count_events(&selection).await?, PAGE_SIZE.into());
-    let events = state.store.list_events_page(&selection, PAGE_SIZE, query.page).await?;
+    // The count runs on the first page only; later pages carry it in their token.
+    let total = match query.total {
+        Some(total) => total,
+        None => page_count(state.store.count_events(&selection).await?, PAGE_SIZE.into()),
+    };
+    let (events, cursor) = state.store.list_events_page(&selection, PAGE_SIZE, query.after.as_ref()).await?;
 
-    let next_page = (query.page < total)
-        .then(|| format!("{}/v1/events/pages/{}", state.config.public_url, encode_token(&query.next_page())));
+    let next_page = cursor.filter(|_| query.page < total).map(|cursor| {
+        format!("{}/v1/events/pages/{}", state.config.public_url, encode_token(&query.next_page(total, cursor)))
+    });
+    // Rows deleted since the count can end a walk early: then this page is the last.
+    let total = if next_page.is_none() && query.page < total { query.page } else { total };
     let view = EventView {
         application: &grant.application.id,
         calendars: &calendars,

@@ -18,7 +18,7 @@ use crate::{
         extract::{Grant, Params},
         pages::decode_token,
     },
-    domain::{Application, CalendarId, EventSelection, ManagedEvents, ReadWindow, time::parse_tz},
+    domain::{Application, CalendarId, EventSelection, ManagedEvents, PageCursor, ReadWindow, time::parse_tz},
 };
 
 /// Rows per page.
@@ -55,6 +55,13 @@ pub(super) struct ReadQuery {
     pub(super) last_modified: Option<DateTime<Utc>>,
     /// 1-based.
     pub(super) page: u64,
+    /// The page count, fixed when the first page was served so a walk stays consistent and the
+    /// count runs once per walk, not once per page.
+    #[serde(default)]
+    pub(super) total: Option<u64>,
+    /// Where the previous page ended (keyset pagination); none on the first page.
+    #[serde(default)]
+    pub(super) after: Option<PageCursor>,
 }
 
 /// The earliest `from` and latest `to` an application may read, and its defaults.
@@ -176,6 +183,8 @@ impl ReadQuery {
             include_geo: events && flag("include_geo")?,
             last_modified: if events { last_modified } else { None },
             page: 1,
+            total: None,
+            after: None,
         })
     }
 
@@ -203,9 +212,9 @@ impl ReadQuery {
         parse_tz(&self.tzid).map_err(|_| ApiError::NotFound)
     }
 
-    /// The same query, one page further.
-    pub(super) fn next_page(&self) -> Self {
-        ReadQuery { page: self.page.saturating_add(1), ..self.clone() }
+    /// The same query, one page further: after `cursor`, with the page count already known.
+    pub(super) fn next_page(&self, total: u64, cursor: PageCursor) -> Self {
+        ReadQuery { page: self.page.saturating_add(1), total: Some(total), after: Some(cursor), ..self.clone() }
     }
 
     /// What to read for `grant`: always the grant's own account and application.
