@@ -72,4 +72,44 @@ impl Store {
         with_pool!(self, pool => sqlx::query(SQL).bind(calendar).bind(account).bind(error).bind(backoff_until).bind(now).execute(pool).await?.rows_affected());
         Ok(())
     }
+
+    /// Takes the calendar's sync lease for `owner` until `until`, unless another owner holds an
+    /// unexpired one: one sync per calendar at a time, and a crashed worker's lease simply
+    /// expires. Returns whether `owner` now holds it.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_sync_lease(
+        &self,
+        calendar: &CalendarId,
+        account: &AccountId,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "INSERT INTO sync_states (calendar_id, account_id, error_count, lease_owner, lease_until, updated_at) \
+                           VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (calendar_id) DO UPDATE \
+                           SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until \
+                           WHERE sync_states.lease_until IS NULL OR sync_states.lease_until <= $5 \
+                           OR sync_states.lease_owner = excluded.lease_owner";
+        let n = with_pool!(self, pool => sqlx::query(SQL)
+            .bind(calendar)
+            .bind(account)
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Gives the lease back early (a finished sync), if `owner` still holds it.
+    #[tracing::instrument(skip_all)]
+    pub async fn release_sync_lease(&self, calendar: &CalendarId, owner: &str) -> StoreResult<()> {
+        // language=SQL
+        const SQL: &str =
+            "UPDATE sync_states SET lease_owner = NULL, lease_until = NULL WHERE calendar_id = $1 AND lease_owner = $2";
+        with_pool!(self, pool => sqlx::query(SQL).bind(calendar).bind(owner).execute(pool).await?.rows_affected());
+        Ok(())
+    }
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     a_job_slot_is_claimed_once_and_a_dead_run_can_be_resumed,
     gdpr_requests_and_the_erasure_ledger_keep_opaque_ids_in_order,
     migrating_twice_is_harmless,
+    one_worker_at_a_time_holds_a_calendars_sync_lease_until_it_expires_or_is_released,
 );
 
 async fn sync_state_records_the_cursor_and_an_error_streak_that_success_clears(store: &Store) {
@@ -159,4 +160,27 @@ async fn migrating_twice_is_harmless(store: &Store) {
     store.migrate().await.unwrap();
     assert_eq!(store.schema_version(), 4);
     store.ping().await.unwrap();
+}
+
+async fn one_worker_at_a_time_holds_a_calendars_sync_lease_until_it_expires_or_is_released(store: &Store) {
+    let t0 = at("2026-05-01T10:00:00Z");
+    let m = mailbox(store, t0).await;
+    let (cal, acc) = (&m.calendar.id, &m.account.id);
+    let until = t0 + Duration::minutes(5);
+
+    assert!(store.claim_sync_lease(cal, acc, "worker-a", until, t0).await.unwrap());
+    assert!(
+        !store.claim_sync_lease(cal, acc, "worker-b", until, t0 + Duration::minutes(1)).await.unwrap(),
+        "held by a"
+    );
+    assert!(store.claim_sync_lease(cal, acc, "worker-a", until, t0).await.unwrap(), "the holder may renew");
+    // Worker a crashed: once its lease expires, b takes over.
+    assert!(store.claim_sync_lease(cal, acc, "worker-b", until + Duration::minutes(5), until).await.unwrap());
+    store.release_sync_lease(cal, "worker-a").await.unwrap(); // not the holder: no effect
+    assert!(!store.claim_sync_lease(cal, acc, "worker-c", until, until).await.unwrap());
+    store.release_sync_lease(cal, "worker-b").await.unwrap();
+    assert!(store.claim_sync_lease(cal, acc, "worker-c", until, until).await.unwrap());
+    // The lease shares the row with the sync state and leaves it alone.
+    store.record_sync_success(cal, acc, Some("token-1"), until).await.unwrap();
+    assert_eq!(store.get_sync_state(cal).await.unwrap().unwrap().cursor.as_deref(), Some("token-1"));
 }
