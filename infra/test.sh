@@ -48,9 +48,19 @@ if [ -z "${CALSYNC_TEST_MOTO_URL:-}" ]; then
     after="$(cat "$pid_file" 2>/dev/null || true)"
     [ -n "$after" ] && [ "$after" != "$before" ] && started_moto="$after"
 fi
-cleanup() { [ -n "$started_moto" ] && kill "$started_moto" 2>/dev/null || true; }
+started_caldav=""
+cleanup() {
+    if [ -n "$started_moto" ]; then kill "$started_moto" 2>/dev/null || true; fi
+    # shellcheck disable=SC2086 # two PIDs, split on purpose
+    if [ -n "$started_caldav" ]; then kill $started_caldav 2>/dev/null || true; fi
+}
 trap cleanup EXIT
 log "moto server at $CALSYNC_TEST_MOTO_URL"
+
+# CalDAV servers (Radicale + Xandikos) from the project's virtualenv ---------------------------
+eval "$(infra/caldav.sh)"
+started_caldav="$(cat "$REPO/target/radicale.pid") $(cat "$REPO/target/xandikos.pid")"
+log "Radicale at $CALSYNC_TEST_RADICALE_URL, Xandikos at $CALSYNC_TEST_XANDIKOS_URL"
 
 # Cronofy SDKs (pycronofy in .venv, npm cronofy in tests/sdk/node) -----------------------------
 eval "$(infra/sdks.sh)"

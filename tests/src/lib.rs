@@ -1,5 +1,7 @@
 //! Helpers for calsync's end-to-end tests: databases, moto server, a Lambda Runtime API emulator.
 
+pub mod caldav;
+
 pub mod api;
 pub mod db;
 pub mod fixtures;

@@ -1,0 +1,195 @@
+//! The HTTP side of the CalDAV client: one reqwest client per account with pre-emptive Basic
+//! auth (iCloud's challenge names a scheme generic clients reject, providers.md §4.3), fixed
+//! timeouts, a body size cap enforced while downloading, and no automatic redirects.
+//!
+//! Redirects are never followed by reqwest: a redirect to another origin would carry the
+//! password there. Discovery follows the `/.well-known/caldav` redirect itself (same origin
+//! only); everywhere else a 3xx is a `Permanent` error. Plain `http://` is refused unless the
+//! policy allows it (the local single-process mode and tests), and so is an href pointing at a
+//! different origin over plain HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::errors::CalDavError;
+use super::xml::XmlError;
+
+/// Largest response body read; a bigger one is abandoned mid-download.
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
+pub(crate) const XML: &str = "application/xml; charset=utf-8";
+
+/// What the client may talk to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Allow plain `http://` URLs (local mode and tests only; credentials travel in clear).
+    pub allow_http: bool,
+}
+
+/// A CalDAV client for one account on one server.
+#[derive(Debug, Clone)]
+pub struct CalDavClient {
+    http: reqwest::Client,
+    base: Url,
+    username: String,
+    password: SecretString,
+    policy: Policy,
+    requests: Arc<AtomicU64>,
+}
+
+/// A response whose status the caller interprets; the body is at most [`MAX_BODY_BYTES`].
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl CalDavClient {
+    pub fn new(base_url: &str, username: &str, password: &str, policy: Policy) -> Result<Self, CalDavError> {
+        let base =
+            Url::parse(base_url).map_err(|_| CalDavError::Refused("the server URL is not a valid URL".into()))?;
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(CalDavError::Refused("the server URL must not embed credentials".into()));
+        }
+        check_scheme(&base, policy)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|_| CalDavError::Refused("the HTTP client could not be built".into()))?;
+        Ok(Self {
+            http,
+            base,
+            username: username.to_owned(),
+            password: SecretString::from(password.to_owned()),
+            policy,
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// How many HTTP requests this client (and its clones) sent, for tests and metrics.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Resolves an href (absolute path or URL, as servers send them) against the server URL and
+    /// applies the transport policy to the result.
+    pub(crate) fn resolve(&self, href: &str) -> Result<Url, CalDavError> {
+        let url = self.base.join(href).map_err(|_| CalDavError::Malformed("an href is not a valid URL".into()))?;
+        check_scheme(&url, self.policy)?;
+        if url.scheme() == "http" && url.origin() != self.base.origin() {
+            return Err(CalDavError::Refused("an href points at another origin over plain HTTP".into()));
+        }
+        Ok(url)
+    }
+
+    /// Resolves a collection href, making sure it ends with `/` so members join beneath it.
+    pub(crate) fn resolve_collection(&self, href: &str) -> Result<Url, CalDavError> {
+        let mut url = self.resolve(href)?;
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(url)
+    }
+
+    /// Sends one request and reads the body up to the cap. Any status comes back as a `Reply`;
+    /// only transport failures and oversize bodies are errors here.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(HeaderName, &str)],
+        body: Option<(&'static str, String)>,
+    ) -> Result<Reply, CalDavError> {
+        let mut request =
+            self.http.request(method, url.clone()).basic_auth(&self.username, Some(self.password.expose_secret()));
+        for (name, value) in headers {
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| CalDavError::Refused(format!("the {name} header value is not valid")))?;
+            request = request.header(name, value);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header(http::header::CONTENT_TYPE, content_type).body(body);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_capped(&mut response, MAX_BODY_BYTES).await?;
+        Ok(Reply { status, headers, body })
+    }
+}
+
+/// Reads a body chunk by chunk and gives up as soon as it passes `limit`, so an endless or huge
+/// response costs at most `limit` bytes of memory.
+pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, CalDavError> {
+    let too_large = || CalDavError::from(XmlError::TooLarge { limit });
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn check_scheme(url: &Url, policy: Policy) -> Result<(), CalDavError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if policy.allow_http => Ok(()),
+        "http" => Err(CalDavError::Refused("plain HTTP is not allowed; use https".into())),
+        _ => Err(CalDavError::Refused("only http and https URLs are supported".into())),
+    }
+}
+
+/// The comparable form of a URL: its path with percent-escapes decoded, because servers spell
+/// the same href with different escaping (`%40` vs `@`) and with or without the origin.
+pub(crate) fn href_key(url: &Url) -> String {
+    let path = url.path();
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%').then(|| path.get(i + 1..i + 3)).flatten();
+        if let Some(byte) = escaped.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes one path segment (a resource name such as `uid.ics`).
+pub(crate) fn encode_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'@') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
