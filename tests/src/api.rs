@@ -9,8 +9,8 @@ use calsync_core::{
     AppState, Config, FixedClock,
     apps::{self, ApplicationRequest},
     domain::{
-        Account, AccountId, Application, Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName,
-        ProviderService, Scopes,
+        Account, AccountId, Application, Calendar, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService,
+        Scopes,
     },
     tokens,
 };
@@ -134,19 +134,7 @@ impl TestApi {
         };
         store.create_profile(&profile).await.unwrap();
         let calendar = store
-            .upsert_calendar(&Calendar {
-                id: CalendarId::generate(),
-                profile_id: profile.id.clone(),
-                account_id: account.id.clone(),
-                provider_calendar_id: format!("hosted:{}", calsync_core::domain::random_token(12)),
-                name: "Calendar".into(),
-                is_primary: true,
-                read_only: false,
-                deleted: false,
-                color: None,
-                created_at: now,
-                updated_at: now,
-            })
+            .upsert_calendar(&Calendar::new_hosted(&profile.id, &account.id, "Calendar", true, now))
             .await
             .unwrap();
         let issued = tokens::issue(store, application, &account.id, Scopes::parse(scopes).unwrap(), now).await.unwrap();

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::{ApplicationCalendar, TokenResponse, new_account, token_response};
 use crate::{
     domain::{
-        Application, ApplicationCalendarId, Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName,
-        ProviderService, Scopes, random_token,
+        Application, ApplicationCalendarId, Calendar, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService,
+        Scopes,
     },
     store::{Store, StoreResult},
     tokens,
@@ -88,21 +88,8 @@ async fn create(
         updated_at: now,
     };
     store.create_profile(&profile).await?;
-    let calendar = store
-        .upsert_calendar(&Calendar {
-            id: CalendarId::generate(),
-            profile_id: profile.id.clone(),
-            account_id: account.id.clone(),
-            provider_calendar_id: format!("hosted:{}", random_token(24)),
-            name: "Calendar".to_owned(),
-            is_primary: true,
-            read_only: false,
-            deleted: false,
-            color: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .await?;
+    let calendar =
+        store.upsert_calendar(&Calendar::new_hosted(&profile.id, &account.id, "Calendar", true, now)).await?;
     store
         .create_application_calendar(&ApplicationCalendar {
             id: ApplicationCalendarId::generate(),

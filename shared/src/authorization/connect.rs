@@ -8,7 +8,7 @@ use super::{AuthorizeRequest, CODE_TTL, Connection, NewAuthorizationCode, append
 use crate::{
     adapters::QueueName,
     crypto::token_hash,
-    domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus, random_token},
+    domain::{Calendar, Profile, ProfileId, ProfileStatus, random_token},
     jobs::SyncJob,
     state::AppState,
 };
@@ -58,21 +58,7 @@ pub async fn complete(
             state.queue.send(QueueName::Sync, job, None).await.context("queueing the first calendar sync")?;
         }
         None => {
-            store
-                .upsert_calendar(&Calendar {
-                    id: CalendarId::generate(),
-                    profile_id: profile.id.clone(),
-                    account_id: account.id.clone(),
-                    provider_calendar_id: format!("hosted:{}", random_token(24)),
-                    name: "Calendar".to_owned(),
-                    is_primary: true,
-                    read_only: false,
-                    deleted: false,
-                    color: None,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .await?;
+            store.upsert_calendar(&Calendar::new_hosted(&profile.id, &account.id, "Calendar", true, now)).await?;
         }
     }
 

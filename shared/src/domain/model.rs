@@ -214,6 +214,32 @@ pub struct Calendar {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Calendar {
+    /// A new calendar kept by calsync itself (application calendars, "calsync calendar"
+    /// profiles): it has no remote side, so its provider id is a fresh local one.
+    pub fn new_hosted(
+        profile_id: &ProfileId,
+        account_id: &AccountId,
+        name: &str,
+        is_primary: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Calendar {
+            id: CalendarId::generate(),
+            profile_id: profile_id.clone(),
+            account_id: account_id.clone(),
+            provider_calendar_id: format!("hosted:{}", super::random_token(24)),
+            name: name.to_owned(),
+            is_primary,
+            read_only: false,
+            deleted: false,
+            color: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// An application's grant over an account. Tokens are stored only as SHA-256 hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {

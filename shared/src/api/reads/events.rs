@@ -15,7 +15,7 @@ use super::{
 use crate::{
     api::{
         extract::{Grant, Params},
-        pages::{encode_token, page_count, pages_json},
+        pages::{page_count, pages_json},
     },
     state::AppState,
 };
@@ -51,11 +51,7 @@ async fn respond(state: &AppState, grant: &Grant, query: &ReadQuery) -> Result<J
     };
     let (events, cursor) = state.store.list_events_page(&selection, PAGE_SIZE, query.after.as_ref()).await?;
 
-    let next_page = cursor.filter(|_| query.page < total).map(|cursor| {
-        format!("{}/v1/events/pages/{}", state.config.public_url, encode_token(&query.next_page(total, cursor)))
-    });
-    // Rows deleted since the count can end a walk early: then this page is the last.
-    let total = if next_page.is_none() && query.page < total { query.page } else { total };
+    let (next_page, total) = query.paging(&state.config.public_url, total, cursor);
     let view = EventView {
         application: &grant.application.id,
         calendars: &calendars,

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     api::{
         extract::{Grant, Params},
-        pages::{encode_token, page_count, pages_json},
+        pages::{page_count, pages_json},
     },
     domain::Scope,
     state::AppState,
@@ -55,11 +55,7 @@ async fn respond(state: &AppState, grant: &Grant, query: &ReadQuery) -> Result<J
     };
     let (blocks, cursor) = state.store.list_free_busy_page(&selection, PAGE_SIZE, query.after.as_ref()).await?;
 
-    let next_page = cursor.filter(|_| query.page < total).map(|cursor| {
-        format!("{}/v1/free_busy/pages/{}", state.config.public_url, encode_token(&query.next_page(total, cursor)))
-    });
-    // Rows deleted since the count can end a walk early: then this page is the last.
-    let total = if next_page.is_none() && query.page < total { query.page } else { total };
+    let (next_page, total) = query.paging(&state.config.public_url, total, cursor);
     let localized = if query.localized_times { Some(query.tz()?) } else { None };
     let blocks: Vec<Value> = blocks
         .iter()

@@ -16,7 +16,7 @@ use crate::{
     api::{
         error::{ApiError, ApiResult, keys},
         extract::{Grant, Params},
-        pages::decode_token,
+        pages::{decode_token, encode_token},
     },
     domain::{Application, CalendarId, EventSelection, ManagedEvents, PageCursor, ReadWindow, time::parse_tz},
 };
@@ -215,6 +215,20 @@ impl ReadQuery {
     /// The same query, one page further: after `cursor`, with the page count already known.
     pub(super) fn next_page(&self, total: u64, cursor: PageCursor) -> Self {
         ReadQuery { page: self.page.saturating_add(1), total: Some(total), after: Some(cursor), ..self.clone() }
+    }
+
+    /// The `next_page` URL after a page that ended at `cursor`, and the page count to report:
+    /// rows deleted since the count can end a walk early, and then this page is the last.
+    pub(super) fn paging(&self, public_url: &str, total: u64, cursor: Option<PageCursor>) -> (Option<String>, u64) {
+        let path = match self.feature {
+            Feature::Events => "events",
+            Feature::FreeBusy => "free_busy",
+        };
+        let next = cursor
+            .filter(|_| self.page < total)
+            .map(|cursor| format!("{public_url}/v1/{path}/pages/{}", encode_token(&self.next_page(total, cursor))));
+        let total = if next.is_none() && self.page < total { self.page } else { total };
+        (next, total)
     }
 
     /// What to read for `grant`: always the grant's own account and application.
