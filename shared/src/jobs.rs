@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     domain::{CalendarId, ChannelId, EventUid, ProfileId},
     state::AppState,
+    sync,
 };
 
 /// A job on the sync queue.
@@ -73,11 +74,23 @@ pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutc
     tracing::info!(job = ?job, "sync job received");
     match job {
         SyncJob::SyncCalendarList { profile_id } => {
-            if state.store.get_profile(&profile_id).await?.is_none() {
+            let Some(profile) = state.store.get_profile(&profile_id).await? else {
                 return Ok(JobOutcome::Skipped("profile no longer exists"));
+            };
+            if sync::handles(profile.provider) {
+                return sync::sync_calendar_list(state, &profile_id).await;
             }
         }
-        SyncJob::SyncCalendar { calendar_id } | SyncJob::AdvanceWindow { calendar_id } => {
+        SyncJob::SyncCalendar { calendar_id } => {
+            let Some(calendar) = state.store.get_calendar(&calendar_id).await? else {
+                return Ok(JobOutcome::Skipped("calendar no longer exists"));
+            };
+            let profile = state.store.get_profile(&calendar.profile_id).await?;
+            if profile.is_some_and(|p| sync::handles(p.provider)) {
+                return sync::sync_calendar(state, &calendar_id).await;
+            }
+        }
+        SyncJob::AdvanceWindow { calendar_id } => {
             if state.store.get_calendar(&calendar_id).await?.is_none() {
                 return Ok(JobOutcome::Skipped("calendar no longer exists"));
             }
@@ -88,8 +101,8 @@ pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutc
             }
         }
     }
-    // Provider adapters plug in here; until one handles the profile's provider the job is
-    // acknowledged so it does not cycle through the DLQ.
+    // Providers without an adapter, and the jobs the engine does not run yet (pushing partner
+    // events, advancing windows), are acknowledged so they do not cycle through the DLQ.
     Ok(JobOutcome::Skipped("no provider adapter is configured for this profile"))
 }
 

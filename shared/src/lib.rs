@@ -23,6 +23,7 @@ pub mod providers;
 pub mod retention;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tokens;
 

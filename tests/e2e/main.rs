@@ -2,6 +2,7 @@
 mod browser;
 mod caldav;
 mod ical;
+mod sync;
 
 mod api;
 mod api_router;

@@ -31,6 +31,7 @@ mod profiles;
 mod rate_limits;
 mod reads;
 mod request_logs;
+mod sync;
 mod sync_states;
 mod writes;
 

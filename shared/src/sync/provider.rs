@@ -1,0 +1,116 @@
+//! The contract between the sync engine and one calendar service: list a profile's calendars,
+//! report what changed in one since a cursor, and list everything in a time range for window
+//! fills and mark-and-sweep resyncs, and write or delete a resource under a version condition.
+//! Adapters hand back parsed iCalendar series; the engine expands and stores them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::ical::Series;
+
+/// A calendar as the service describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCalendar {
+    /// The service's id for it (the collection href for CalDAV); the store's `provider_calendar_id`.
+    pub remote_id: String,
+    pub name: String,
+    pub color: Option<String>,
+    pub read_only: bool,
+    pub is_primary: bool,
+}
+
+/// One event resource: every component of one series, with the version the service gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteResource {
+    /// The service's id for the resource (the member href for CalDAV).
+    pub remote_id: String,
+    pub etag: Option<String>,
+    pub series: Series,
+}
+
+/// What changed in a calendar since a cursor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeSet {
+    /// Resources created or modified (those that could not be read are left out and counted).
+    pub changed: Vec<RemoteResource>,
+    /// Ids of resources removed.
+    pub deleted: Vec<String>,
+    /// Where the next call should start; store it only once these changes are applied.
+    pub cursor: Option<String>,
+    /// The service cannot say what changed: list the window again and sweep.
+    pub full_resync_required: bool,
+    /// Resources that changed but could not be read (their reasons were logged).
+    pub skipped: usize,
+}
+
+/// Resources of a range, and how many could not be read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RangeListing {
+    pub resources: Vec<RemoteResource>,
+    pub skipped: usize,
+}
+
+/// Where a write left the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub remote_id: String,
+    /// The new version, when the service reported one.
+    pub etag: Option<String>,
+}
+
+/// Why a provider call failed, classified for the engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth retrying later (throttling, 5xx, network).
+    #[error("transient provider failure ({reason})")]
+    Transient { retry_after: Option<Duration>, reason: String },
+    /// The credentials were refused: the profile must be reconnected by its owner.
+    #[error("the provider refused the credentials")]
+    CredentialsDead,
+    /// A conditional write failed: the resource changed (or already exists) at the service.
+    #[error("the resource changed at the provider")]
+    Conflict,
+    /// The cursor is no longer accepted: resync the window from scratch.
+    #[error("the provider no longer accepts the sync cursor")]
+    SyncTokenInvalid,
+    /// Retrying will not help; the reason names the problem, never event content.
+    #[error("permanent provider failure: {0}")]
+    Permanent(String),
+}
+
+/// One calendar service account, ready to be read.
+#[async_trait]
+pub trait CalendarProvider: Send + Sync {
+    /// The account's event calendars.
+    async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError>;
+
+    /// A cursor for the calendar's current state, taken before a full listing so that changes
+    /// made while listing are picked up by the next `changes_since`.
+    async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError>;
+
+    /// What changed since `cursor`.
+    async fn changes_since(&self, calendar: &str, cursor: &str) -> Result<ChangeSet, ProviderError>;
+
+    /// The resources with an instance overlapping `[start, end)`.
+    async fn list_range(
+        &self,
+        calendar: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<RangeListing, ProviderError>;
+
+    /// Stores `ics` as the resource `name` of the calendar: only if none exists when
+    /// `expected_etag` is `None`, else only if it still has that version (`Conflict` otherwise).
+    async fn write(
+        &self,
+        calendar: &str,
+        name: &str,
+        ics: &str,
+        expected_etag: Option<&str>,
+    ) -> Result<Written, ProviderError>;
+
+    /// Deletes a resource, only if it still has `expected_etag` when one is given. A resource
+    /// that is already gone counts as deleted.
+    async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError>;
+}

@@ -1,0 +1,462 @@
+//! The sync engine end to end for CalDAV profiles: a calendar on a real Radicale or Xandikos
+//! server (started by infra/caldav.sh) is synced through the sync queue's job handler and read
+//! back through `/v1/events`, on SQLite and PostgreSQL.
+
+use calsync_core::crypto::Credentials;
+use calsync_core::domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::jobs::{JobError, JobOutcome, SyncJob, handle_sync_message};
+use calsync_core::providers::caldav::{CalDavClient, Policy, Precondition};
+use calsync_core::store::ApplicationUpdate;
+use calsync_core::sync::caldav::CalDavProvider;
+use calsync_core::sync::{CalendarProvider, CursorState, ProviderError};
+use calsync_core::tokens;
+use calsync_tests::api::{Authorized, TestApi};
+use calsync_tests::caldav::{Server, event, fresh_calendar};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+macro_rules! sync_on_both_backends_and_servers {
+    ($($name:ident),+ $(,)?) => {
+        sync_on_both_backends_and_servers!(@backend sqlite, Sqlite, $($name),+);
+        sync_on_both_backends_and_servers!(@backend postgres, Postgres, $($name),+);
+    };
+    (@backend $module:ident, $backend:ident, $($name:ident),+) => {
+        mod $module {
+            sync_on_both_backends_and_servers!(@server radicale, Radicale, $backend, $($name),+);
+            sync_on_both_backends_and_servers!(@server xandikos, Xandikos, $backend, $($name),+);
+        }
+    };
+    (@server $module:ident, $server:ident, $backend:ident, $($name:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::$backend).await;
+                    super::super::$name(&api, calsync_tests::caldav::Server::$server).await;
+                    api.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+
+sync_on_both_backends_and_servers!(
+    a_caldav_calendar_is_synced_incrementally_idempotently_and_resynced_without_spurious_changes,
+    a_calendar_gone_from_the_server_is_marked_deleted,
+    an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar,
+    instances_that_aged_out_of_the_window_are_kept_when_their_series_changes,
+);
+
+mod a_refused_password_disconnects_the_profile {
+    use calsync_tests::api::TestApi;
+
+    #[tokio::test]
+    async fn on_sqlite() {
+        let api = TestApi::new(calsync_tests::db::Backend::Sqlite).await;
+        super::a_refused_password_disconnects_the_profile(&api).await;
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres() {
+        let api = TestApi::new(calsync_tests::db::Backend::Postgres).await;
+        super::a_refused_password_disconnects_the_profile(&api).await;
+        api.cleanup().await;
+    }
+}
+
+/// An account authorized for an application, with a CalDAV profile on `server`.
+async fn caldav_account(api: &TestApi, server: Server) -> (Authorized, Profile) {
+    let (app, _) = api.application("Syncer").await;
+    let who = api.authorized(&app, "read_events").await;
+    let endpoint = server.endpoint();
+    let now = api.now();
+    let profile = Profile {
+        id: ProfileId::generate(),
+        account_id: who.account.id.clone(),
+        provider: ProviderName::CalDav,
+        provider_service: ProviderService::CalDav,
+        email: "ada@example.com".into(),
+        name: Some("Ada Lovelace".into()),
+        tzid: Some("Etc/UTC".into()),
+        status: ProfileStatus::Active,
+        server_url: Some(endpoint.url.clone()),
+        created_at: now,
+        updated_at: now,
+    };
+    api.state.store.create_profile(&profile).await.unwrap();
+    let credentials = Credentials::Password {
+        email: "ada@example.com".into(),
+        password: endpoint.password.clone(),
+        username: Some(endpoint.username.clone()),
+    };
+    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, now).await.unwrap();
+    (who, profile)
+}
+
+async fn job(api: &TestApi, job: SyncJob) -> JobOutcome {
+    handle_sync_message(&api.state, &serde_json::to_string(&job).unwrap()).await.expect("the sync job succeeds")
+}
+
+/// The stored calendar synced from the collection at `href`.
+async fn stored_calendar(api: &TestApi, who: &Authorized, href: &str) -> Calendar {
+    let calendars = api.state.store.list_calendars(&who.account.id).await.unwrap();
+    calendars.into_iter().find(|c| c.provider_calendar_id == href).expect("the calendar was synced")
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `(summary, start, deleted)` of the calendar's events, in the API's order.
+async fn events(api: &TestApi, who: &Authorized, calendar: &Calendar, extra: &str) -> Vec<(String, Value, bool)> {
+    // From the day before now: the API reads only within the application's sync window.
+    let from = (api.now() - Duration::days(1)).date_naive();
+    let path = format!("/v1/events?tzid=Etc/UTC&from={from}&to=2026-06-01&calendar_ids[]={}{extra}", calendar.id);
+    let (status, body) = api.get(&path, &who.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    let list = body["events"].as_array().expect("an events array");
+    list.iter()
+        .map(|e| {
+            (e["summary"].as_str().unwrap_or_default().to_owned(), e["start"].clone(), e["deleted"] == json!(true))
+        })
+        .collect()
+}
+
+/// Events changed after `since`, deleted ones included.
+async fn changed_since(
+    api: &TestApi,
+    who: &Authorized,
+    calendar: &Calendar,
+    since: DateTime<Utc>,
+) -> Vec<(String, Value, bool)> {
+    events(api, who, calendar, &format!("&include_deleted=true&last_modified={}", stamp(since))).await
+}
+
+fn ics(lines: &[&str]) -> String {
+    let mut all = vec!["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calsync//tests//EN"];
+    all.extend_from_slice(lines);
+    all.push("END:VCALENDAR");
+    all.push("");
+    all.join("\r\n")
+}
+
+fn all_day() -> String {
+    ics(&[
+        "BEGIN:VEVENT",
+        "UID:sync-holiday",
+        "DTSTAMP:20260501T100000Z",
+        "DTSTART;VALUE=DATE:20260506",
+        "DTEND;VALUE=DATE:20260507",
+        "SUMMARY:Holiday",
+        "END:VEVENT",
+    ])
+}
+
+fn weekly_with_a_moved_instance() -> String {
+    ics(&[
+        "BEGIN:VEVENT",
+        "UID:sync-weekly",
+        "DTSTAMP:20260501T100000Z",
+        "DTSTART:20260505T140000Z",
+        "DTEND:20260505T150000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=4",
+        "SUMMARY:Weekly review",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:sync-weekly",
+        "DTSTAMP:20260501T100000Z",
+        "RECURRENCE-ID:20260512T140000Z",
+        "DTSTART:20260512T160000Z",
+        "DTEND:20260512T170000Z",
+        "SUMMARY:Weekly review (moved)",
+        "END:VEVENT",
+    ])
+}
+
+async fn etag_of(client: &CalDavClient, calendar: &str, href: &str) -> String {
+    let listed = client.list_etags(calendar).await.expect("list etags");
+    listed.into_iter().find(|(h, _)| h == href).map(|(_, etag)| etag).expect("the resource is listed")
+}
+
+fn row(summary: &str, start: &str) -> (String, Value, bool) {
+    (summary.to_owned(), json!(start), false)
+}
+
+async fn a_caldav_calendar_is_synced_incrementally_idempotently_and_resynced_without_spurious_changes(
+    api: &TestApi,
+    server: Server,
+) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    let standup = event("sync-standup", "Standup", "20260504T090000Z", "20260504T093000Z");
+    let standup_href = client.put(&href, "sync-standup.ics", &standup, Precondition::Create).await.unwrap().href;
+    client.put(&href, "sync-holiday.ics", &all_day(), Precondition::Create).await.unwrap();
+    let weekly = client.put(&href, "sync-weekly.ics", &weekly_with_a_moved_instance(), Precondition::Create).await;
+    let weekly_href = weekly.unwrap().href;
+
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let calendar = stored_calendar(api, &who, &href).await;
+    assert_eq!(calendar.name, "Test calendar");
+    assert!(!calendar.deleted);
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+
+    let expected = vec![
+        row("Standup", "2026-05-04T09:00:00Z"),
+        row("Weekly review", "2026-05-05T14:00:00Z"),
+        row("Holiday", "2026-05-06"),
+        row("Weekly review (moved)", "2026-05-12T16:00:00Z"),
+        row("Weekly review", "2026-05-19T14:00:00Z"),
+        row("Weekly review", "2026-05-26T14:00:00Z"),
+    ];
+    assert_eq!(events(api, &who, &calendar, "").await, expected);
+
+    // One edit on the server: exactly one cached event changes.
+    let first_sync = api.now();
+    api.clock.advance(Duration::minutes(1));
+    let renamed = event("sync-standup", "Standup (renamed)", "20260504T090000Z", "20260504T093000Z");
+    let etag = etag_of(&client, &href, &standup_href).await;
+    client.put(&href, "sync-standup.ics", &renamed, Precondition::Update(etag)).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+    let since = first_sync + Duration::seconds(1);
+    assert_eq!(
+        changed_since(api, &who, &calendar, since).await,
+        vec![row("Standup (renamed)", "2026-05-04T09:00:00Z")]
+    );
+
+    // The same job again changes nothing.
+    let second_sync = api.now();
+    api.clock.advance(Duration::minutes(1));
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+    assert_eq!(changed_since(api, &who, &calendar, second_sync + Duration::seconds(1)).await, vec![]);
+
+    // A cursor the server no longer accepts, then one that is not a cursor at all: both resync
+    // the window without reporting anything as changed.
+    let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    let mut cursor = CursorState::decode(state.cursor.as_deref()).expect("a cursor in the engine's form");
+    assert_eq!(cursor.resources.len(), 3);
+    cursor.token = "http://calsync.invalid/sync/1".into();
+    for bogus in [serde_json::to_string(&cursor).unwrap(), "not a cursor".to_owned()] {
+        let before = api.now();
+        api.clock.advance(Duration::minutes(1));
+        api.state.store.record_sync_success(&calendar.id, &calendar.account_id, Some(&bogus), before).await.unwrap();
+        assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+        assert_eq!(changed_since(api, &who, &calendar, before + Duration::seconds(1)).await, vec![]);
+        let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+        let resynced = CursorState::decode(state.cursor.as_deref()).expect("a fresh cursor");
+        assert_ne!(resynced.token, cursor.token);
+        assert_eq!(resynced.resources.len(), 3);
+    }
+
+    // An instance excluded on the server: exactly that instance is tombstoned.
+    let before_exdate = api.now();
+    api.clock.advance(Duration::minutes(1));
+    let excluded = weekly_with_a_moved_instance()
+        .replace("RRULE:FREQ=WEEKLY;COUNT=4\r\n", "RRULE:FREQ=WEEKLY;COUNT=4\r\nEXDATE:20260519T140000Z\r\n");
+    let etag = etag_of(&client, &href, &weekly_href).await;
+    client.put(&href, "sync-weekly.ics", &excluded, Precondition::Update(etag)).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+    assert_eq!(
+        changed_since(api, &who, &calendar, before_exdate + Duration::seconds(1)).await,
+        vec![("Weekly review".to_owned(), json!("2026-05-19T14:00:00Z"), true)]
+    );
+
+    // The series deleted on the server: each of its cached instances is tombstoned.
+    let before_delete = api.now();
+    api.clock.advance(Duration::minutes(1));
+    client.delete(&weekly_href, None).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+    let tombstones: Vec<(String, Value, bool)> = expected
+        .iter()
+        .filter(|(summary, start, _)| summary.starts_with("Weekly") && *start != json!("2026-05-19T14:00:00Z"))
+        .map(|(summary, start, _)| (summary.clone(), start.clone(), true))
+        .collect();
+    assert_eq!(changed_since(api, &who, &calendar, before_delete + Duration::seconds(1)).await, tombstones);
+    assert_eq!(
+        events(api, &who, &calendar, "").await,
+        vec![row("Standup (renamed)", "2026-05-04T09:00:00Z"), row("Holiday", "2026-05-06")]
+    );
+}
+
+async fn a_calendar_gone_from_the_server_is_marked_deleted(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    assert!(!stored_calendar(api, &who, &href).await.deleted);
+
+    client.delete(&href, None).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let calendar = stored_calendar(api, &who, &href).await;
+    assert!(calendar.deleted);
+    assert_eq!(
+        job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await,
+        JobOutcome::Skipped("the calendar was deleted at the provider")
+    );
+}
+
+/// Only Radicale checks passwords (Xandikos runs without authentication).
+async fn a_refused_password_disconnects_the_profile(api: &TestApi) {
+    let (who, profile) = caldav_account(api, Server::Radicale).await;
+    let wrong = Credentials::Password {
+        email: "ada@example.com".into(),
+        password: "not-the-password".into(),
+        username: Some(Server::Radicale.endpoint().username),
+    };
+    let sealed = api.state.vault.seal(&profile.id, &wrong).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, api.now()).await.unwrap();
+
+    assert_eq!(
+        job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await,
+        JobOutcome::Skipped("the provider refused the credentials; the profile is disconnected")
+    );
+    let stored = api.state.store.get_profile(&profile.id).await.unwrap().expect("the profile");
+    assert_eq!(stored.status, ProfileStatus::Disconnected);
+    assert_eq!(
+        job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await,
+        JobOutcome::Skipped("the profile is disconnected")
+    );
+}
+
+async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    // Port 9 (discard) on loopback: nothing listens there, so the connection is refused.
+    let moved = Profile { server_url: Some("http://127.0.0.1:9/".into()), id: ProfileId::generate(), ..profile };
+    api.state.store.create_profile(&moved).await.unwrap();
+    let credentials = Credentials::Password {
+        email: "ada@example.com".into(),
+        password: server.endpoint().password,
+        username: Some(server.endpoint().username),
+    };
+    let sealed = api.state.vault.seal(&moved.id, &credentials).unwrap();
+    api.state.store.put_credentials(&moved.id, &who.account.id, &sealed, api.now()).await.unwrap();
+    let calendar = api
+        .state
+        .store
+        .upsert_calendar(&Calendar {
+            id: CalendarId::generate(),
+            profile_id: moved.id.clone(),
+            account_id: who.account.id.clone(),
+            provider_calendar_id: "/calsync/work/".into(),
+            name: "Work".into(),
+            is_primary: false,
+            read_only: false,
+            deleted: false,
+            color: None,
+            created_at: api.now(),
+            updated_at: api.now(),
+        })
+        .await
+        .unwrap();
+
+    let body = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).unwrap();
+    let result = handle_sync_message(&api.state, &body).await;
+    assert!(matches!(result, Err(JobError::Retryable(_))), "{result:?}");
+    let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    assert_eq!(state.last_error.as_deref(), Some("provider_unavailable"));
+    assert_eq!(state.error_count, 1);
+    assert_eq!(state.backoff_until, Some(api.now() + Duration::seconds(60)));
+    assert_eq!(state.cursor, None);
+    let stored = api.state.store.get_profile(&moved.id).await.unwrap().expect("the profile");
+    assert_eq!(stored.status, ProfileStatus::Active);
+}
+
+async fn instances_that_aged_out_of_the_window_are_kept_when_their_series_changes(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let authorizations = api.state.store.list_authorizations(&who.account.id).await.unwrap();
+    let narrow =
+        ApplicationUpdate { sync_past_days: Some(1), sync_future_days: Some(30), ..ApplicationUpdate::default() };
+    let app = api.state.store.update_application(&authorizations[0].application_id, &narrow, api.now()).await;
+    let app = app.unwrap().expect("the application");
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    let weekly = client.put(&href, "sync-weekly.ics", &weekly_with_a_moved_instance(), Precondition::Create).await;
+    let weekly_href = weekly.unwrap().href;
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let calendar = stored_calendar(api, &who, &href).await;
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+
+    // Ten days later the window starts on 2026-05-10: the first instance has left it.
+    let before = api.now();
+    api.clock.advance(Duration::days(10));
+    let renamed = weekly_with_a_moved_instance().replace("SUMMARY:Weekly review\r\n", "SUMMARY:Weekly sync\r\n");
+    let etag = etag_of(&client, &href, &weekly_href).await;
+    client.put(&href, "sync-weekly.ics", &renamed, Precondition::Update(etag)).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+
+    // The access token issued ten days ago has expired; refresh it to read.
+    let issued = tokens::refresh(&api.state.store, &app, &who.refresh_token, api.now()).await.unwrap();
+    let who = Authorized { access_token: issued.expect("a refreshed token").access_token, ..who };
+    assert_eq!(
+        changed_since(api, &who, &calendar, before + Duration::seconds(1)).await,
+        vec![row("Weekly sync", "2026-05-19T14:00:00Z"), row("Weekly sync", "2026-05-26T14:00:00Z")]
+    );
+    // The API reads only within the window, so the store shows the instance that left it.
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let cached =
+        api.state.store.list_events_changed_since(std::slice::from_ref(&calendar.id), epoch, 100).await.unwrap();
+    let mut cached: Vec<(Option<String>, DateTime<Utc>, bool)> =
+        cached.into_iter().map(|e| (e.summary, e.start.sort_key(), e.deleted)).collect();
+    cached.sort_by_key(|(_, start, _)| *start);
+    let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+    assert_eq!(
+        cached,
+        vec![
+            (Some("Weekly review".to_owned()), at("2026-05-05T14:00:00Z"), false),
+            (Some("Weekly review (moved)".to_owned()), at("2026-05-12T16:00:00Z"), false),
+            (Some("Weekly sync".to_owned()), at("2026-05-19T14:00:00Z"), false),
+            (Some("Weekly sync".to_owned()), at("2026-05-26T14:00:00Z"), false),
+        ]
+    );
+}
+
+mod the_caldav_provider_writes_conditionally_and_deletes {
+    #[tokio::test]
+    async fn on_radicale() {
+        super::the_caldav_provider_writes_conditionally_and_deletes(calsync_tests::caldav::Server::Radicale).await;
+    }
+
+    #[tokio::test]
+    async fn on_xandikos() {
+        super::the_caldav_provider_writes_conditionally_and_deletes(calsync_tests::caldav::Server::Xandikos).await;
+    }
+}
+
+async fn the_caldav_provider_writes_conditionally_and_deletes(server: Server) {
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    let endpoint = server.endpoint();
+    let credentials = Credentials::Password {
+        email: "ada@example.com".into(),
+        password: endpoint.password.clone(),
+        username: Some(endpoint.username.clone()),
+    };
+    let provider = CalDavProvider::new(&endpoint.url, &credentials, Policy { allow_http: true }, chrono_tz::UTC)
+        .expect("a provider");
+    let first = event("sync-write", "Written", "20260504T090000Z", "20260504T093000Z");
+    let written = provider.write(&href, "sync-write.ics", &first, None).await.expect("create");
+    assert_eq!(written.remote_id, format!("{href}sync-write.ics"));
+    assert_eq!(provider.write(&href, "sync-write.ics", &first, None).await, Err(ProviderError::Conflict));
+
+    let renamed = event("sync-write", "Rewritten", "20260504T090000Z", "20260504T093000Z");
+    let stale = Some("\"not-the-etag\"");
+    assert_eq!(provider.write(&href, "sync-write.ics", &renamed, stale).await, Err(ProviderError::Conflict));
+    let etag = etag_of(&client, &href, &written.remote_id).await;
+    provider.write(&href, "sync-write.ics", &renamed, Some(&etag)).await.expect("update");
+
+    let start = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z").unwrap().with_timezone(&Utc);
+    let listing = provider.list_range(&href, start, start + Duration::days(31)).await.expect("list");
+    let summaries: Vec<Option<String>> =
+        listing.resources.iter().map(|r| r.series.master.as_ref().and_then(|m| m.summary.clone())).collect();
+    assert_eq!(summaries, vec![Some("Rewritten".to_owned())]);
+    assert_eq!(listing.resources[0].remote_id, written.remote_id);
+    assert_eq!(listing.skipped, 0);
+
+    assert_eq!(provider.delete(&written.remote_id, stale).await, Err(ProviderError::Conflict));
+    provider.delete(&written.remote_id, None).await.expect("delete");
+    provider.delete(&written.remote_id, None).await.expect("deleting again succeeds");
+    let listing = provider.list_range(&href, start, start + Duration::days(31)).await.expect("list");
+    assert!(listing.resources.is_empty());
+}
