@@ -1,18 +1,22 @@
 //! The sync engine end to end for CalDAV profiles: a calendar on a real Radicale or Xandikos
 //! server (started by infra/caldav.sh) is synced through the sync queue's job handler and read
-//! back through `/v1/events`, on SQLite and PostgreSQL.
+//! back through `/v1/events`, on SQLite and PostgreSQL. Also: the change-marker short-circuit,
+//! backoff, and SQS batches with duplicated and failing records through the Lambda wrapper.
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use calsync_core::crypto::Credentials;
 use calsync_core::domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
 use calsync_core::jobs::{JobError, JobOutcome, SyncJob, handle_sync_message};
 use calsync_core::providers::caldav::{CalDavClient, Policy, Precondition};
 use calsync_core::store::ApplicationUpdate;
 use calsync_core::sync::caldav::CalDavProvider;
-use calsync_core::sync::{CalendarProvider, CursorState, ProviderError};
+use calsync_core::sync::{CalendarProvider, CursorState, ProviderError, SyncReport, sync_calendar_reporting};
 use calsync_core::tokens;
+use calsync_core::{domain::Event, domain::SyncState, lambda::sqs_batch, state::AppState};
 use calsync_tests::api::{Authorized, TestApi};
 use calsync_tests::caldav::{Server, event, fresh_calendar};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 macro_rules! sync_on_both_backends_and_servers {
@@ -45,6 +49,9 @@ sync_on_both_backends_and_servers!(
     a_calendar_gone_from_the_server_is_marked_deleted,
     an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar,
     instances_that_aged_out_of_the_window_are_kept_when_their_series_changes,
+    an_unchanged_calendar_costs_one_request_and_writes_nothing,
+    a_sync_message_delivered_three_times_in_one_batch_ends_as_one_delivery,
+    a_batch_reports_exactly_the_records_whose_server_is_unreachable,
 );
 
 mod a_refused_password_disconnects_the_profile {
@@ -238,6 +245,8 @@ async fn a_caldav_calendar_is_synced_incrementally_idempotently_and_resynced_wit
     let mut cursor = CursorState::decode(state.cursor.as_deref()).expect("a cursor in the engine's form");
     assert_eq!(cursor.resources.len(), 3);
     cursor.token = "http://calsync.invalid/sync/1".into();
+    // Without the change marker, as cursors written before markers were kept.
+    cursor.ctag = None;
     for bogus in [serde_json::to_string(&cursor).unwrap(), "not a cursor".to_owned()] {
         let before = api.now();
         api.clock.advance(Duration::minutes(1));
@@ -320,10 +329,16 @@ async fn a_refused_password_disconnects_the_profile(api: &TestApi) {
     );
 }
 
-async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(api: &TestApi, server: Server) {
-    let (who, profile) = caldav_account(api, server).await;
+/// A calendar of a new CalDAV profile of `who`'s account whose server refuses connections.
+async fn unreachable_calendar(
+    api: &TestApi,
+    who: &Authorized,
+    profile: &Profile,
+    server: Server,
+) -> (Profile, Calendar) {
     // Port 9 (discard) on loopback: nothing listens there, so the connection is refused.
-    let moved = Profile { server_url: Some("http://127.0.0.1:9/".into()), id: ProfileId::generate(), ..profile };
+    let moved =
+        Profile { server_url: Some("http://127.0.0.1:9/".into()), id: ProfileId::generate(), ..profile.clone() };
     api.state.store.create_profile(&moved).await.unwrap();
     let credentials = Credentials::Password {
         email: "ada@example.com".into(),
@@ -350,6 +365,12 @@ async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(a
         })
         .await
         .unwrap();
+    (moved, calendar)
+}
+
+async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let (moved, calendar) = unreachable_calendar(api, &who, &profile, server).await;
 
     let body = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).unwrap();
     let result = handle_sync_message(&api.state, &body).await;
@@ -361,6 +382,21 @@ async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(a
     assert_eq!(state.cursor, None);
     let stored = api.state.store.get_profile(&moved.id).await.unwrap().expect("the profile");
     assert_eq!(stored.status, ProfileStatus::Active);
+
+    // Within the backoff the job is acknowledged without contacting the server or writing.
+    api.clock.advance(Duration::seconds(59));
+    let skipped = sync_calendar_reporting(&api.state, &calendar.id).await.expect("skipped, not failed");
+    assert_eq!(skipped, (JobOutcome::Skipped("backing off"), SyncReport::default()));
+    assert_eq!(handle_sync_message(&api.state, &body).await.unwrap(), JobOutcome::Skipped("backing off"));
+    assert_eq!(api.state.store.get_sync_state(&calendar.id).await.unwrap(), Some(state.clone()));
+
+    // Once it has passed, the next job tries the server again.
+    api.clock.advance(Duration::seconds(1));
+    let result = sync_calendar_reporting(&api.state, &calendar.id).await;
+    assert!(matches!(result, Err(JobError::Retryable(_))), "{result:?}");
+    let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    assert_eq!(state.error_count, 2);
+    assert_eq!(state.backoff_until, Some(api.now() + Duration::seconds(60)));
 }
 
 async fn instances_that_aged_out_of_the_window_are_kept_when_their_series_changes(api: &TestApi, server: Server) {
@@ -459,4 +495,162 @@ async fn the_caldav_provider_writes_conditionally_and_deletes(server: Server) {
     provider.delete(&written.remote_id, None).await.expect("deleting again succeeds");
     let listing = provider.list_range(&href, start, start + Duration::days(31)).await.expect("list");
     assert!(listing.resources.is_empty());
+}
+
+/// Everything the store holds about one calendar's sync: its events and its sync state.
+async fn snapshot(api: &TestApi, calendar: &Calendar) -> (Vec<Event>, Option<SyncState>) {
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let calendars = std::slice::from_ref(&calendar.id);
+    let events = api.state.store.list_events_changed_since(calendars, epoch, 10_000).await.unwrap();
+    (events, api.state.store.get_sync_state(&calendar.id).await.unwrap())
+}
+
+async fn an_unchanged_calendar_costs_one_request_and_writes_nothing(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    let standup = event("sync-standup", "Standup", "20260504T090000Z", "20260504T093000Z");
+    let standup_href = client.put(&href, "sync-standup.ics", &standup, Precondition::Create).await.unwrap().href;
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let calendar = stored_calendar(api, &who, &href).await;
+    let (outcome, first) = sync_calendar_reporting(&api.state, &calendar.id).await.expect("the first sync");
+    assert_eq!(outcome, JobOutcome::Done);
+    assert_eq!((first.full_resync, first.unchanged, first.changed), (true, false, 1));
+    let stored = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    let ctag = client.ctag(&href).await.unwrap();
+    assert!(ctag.is_some(), "the server reports a getctag");
+    assert_eq!(CursorState::decode(stored.cursor.as_deref()).expect("a cursor").ctag, ctag);
+
+    let before = snapshot(api, &calendar).await;
+    api.clock.advance(Duration::minutes(1));
+    let unchanged = sync_calendar_reporting(&api.state, &calendar.id).await.expect("the no-change sync");
+    assert_eq!(unchanged, (JobOutcome::Done, SyncReport { unchanged: true, requests: 1, ..SyncReport::default() }));
+    assert_eq!(snapshot(api, &calendar).await, before);
+
+    // A change on the server changes the marker, so the next sync fetches and applies it.
+    api.clock.advance(Duration::minutes(1));
+    let renamed = event("sync-standup", "Standup (renamed)", "20260504T090000Z", "20260504T093000Z");
+    let etag = etag_of(&client, &href, &standup_href).await;
+    client.put(&href, "sync-standup.ics", &renamed, Precondition::Update(etag)).await.unwrap();
+    let (outcome, changed) = sync_calendar_reporting(&api.state, &calendar.id).await.expect("the sync");
+    assert_eq!(outcome, JobOutcome::Done);
+    assert_eq!((changed.full_resync, changed.unchanged, changed.changed), (false, false, 1));
+    let stored = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    let cursor = CursorState::decode(stored.cursor.as_deref()).expect("a cursor");
+    assert_eq!(cursor.ctag, client.ctag(&href).await.unwrap());
+    assert_ne!(cursor.ctag, ctag);
+    assert_eq!(stored.last_success_at, Some(api.now()));
+
+    // Cursors stored before the marker was kept still parse, without one.
+    let old = CursorState::decode(Some(r#"{"token":"t1","resources":{"/a.ics":"a"}}"#)).expect("an old cursor");
+    assert_eq!(old.ctag, None);
+    assert_eq!(old.resources.len(), 1);
+}
+
+/// Runs `records` (message id, job) through the SQS batch wrapper and returns the message ids
+/// it reported as failed.
+async fn sqs_batch_failures(state: &AppState, records: &[(&str, SyncJob)]) -> Vec<String> {
+    let records: Vec<Value> =
+        records.iter().map(|(id, job)| json!({"messageId": id, "body": serde_json::to_string(job).unwrap()})).collect();
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
+    let response = sqs_batch(LambdaEvent::new(event, Context::default()), |body| {
+        let state = state.clone();
+        async move { handle_sync_message(&state, &body).await }
+    })
+    .await
+    .expect("the batch is answered");
+    let response = serde_json::to_value(response).unwrap();
+    let failures = response["batchItemFailures"].as_array().expect("a batchItemFailures array");
+    failures.iter().map(|f| f["itemIdentifier"].as_str().expect("an item id").to_owned()).collect()
+}
+
+/// A calendar's events and sync state without what differs between two calendars holding the
+/// same content (row ids, calendar ids, collection hrefs).
+type Projection = (Vec<(Option<String>, Option<String>, DateTime<Utc>, bool, DateTime<Utc>)>, Vec<Value>);
+
+async fn projection(api: &TestApi, calendar: &Calendar) -> Projection {
+    let (events, state) = snapshot(api, calendar).await;
+    let mut events: Vec<_> =
+        events.into_iter().map(|e| (e.provider_id, e.summary, e.start.sort_key(), e.deleted, e.updated_at)).collect();
+    events.sort();
+    let state = state.expect("a sync state");
+    let cursor = CursorState::decode(state.cursor.as_deref()).expect("a cursor");
+    let uids: Vec<&String> = cursor.resources.values().collect();
+    let state = vec![
+        json!(state.last_success_at),
+        json!(state.last_error),
+        json!(state.error_count),
+        json!(state.backoff_until),
+        json!(state.updated_at),
+        json!(uids),
+        json!(cursor.ctag.is_some()),
+    ];
+    (events, state)
+}
+
+/// The three copies run concurrently, so one holds the calendar's lease while another may find
+/// it taken. That copy fails retryably rather than being acknowledged: the running sync read the
+/// calendar before the copy arrived and might miss a change made in between, so dropping the
+/// copy could lose it. SQS redelivers it, and then the change marker ends it without a write.
+async fn a_sync_message_delivered_three_times_in_one_batch_ends_as_one_delivery(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let once_href = fresh_calendar(server, &client).await;
+    let thrice_href = fresh_calendar(server, &client).await;
+    for href in [&once_href, &thrice_href] {
+        client.put(href, "sync-holiday.ics", &all_day(), Precondition::Create).await.unwrap();
+        client.put(href, "sync-weekly.ics", &weekly_with_a_moved_instance(), Precondition::Create).await.unwrap();
+    }
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let once = stored_calendar(api, &who, &once_href).await;
+    let thrice = stored_calendar(api, &who, &thrice_href).await;
+
+    assert_eq!(
+        sqs_batch_failures(&api.state, &[("once", SyncJob::SyncCalendar { calendar_id: once.id.clone() })]).await,
+        Vec::<String>::new()
+    );
+    let expected = projection(api, &once).await;
+    assert_eq!(expected.0.len(), 5);
+
+    let copy = SyncJob::SyncCalendar { calendar_id: thrice.id.clone() };
+    let ids = ["copy-1", "copy-2", "copy-3"];
+    let records: Vec<(&str, SyncJob)> = ids.iter().map(|id| (*id, copy.clone())).collect();
+    let failed = sqs_batch_failures(&api.state, &records).await;
+    assert!(failed.len() < 3 && failed.iter().all(|id| ids.contains(&id.as_str())), "{failed:?}");
+    assert_eq!(projection(api, &thrice).await, expected);
+
+    // SQS redelivers the copies reported failed: they find the calendar unchanged.
+    let before = snapshot(api, &thrice).await;
+    let redelivered: Vec<(&str, SyncJob)> = failed.iter().map(|id| (id.as_str(), copy.clone())).collect();
+    assert_eq!(sqs_batch_failures(&api.state, &redelivered).await, Vec::<String>::new());
+    assert_eq!(snapshot(api, &thrice).await, before);
+    assert_eq!(projection(api, &thrice).await, expected);
+}
+
+async fn a_batch_reports_exactly_the_records_whose_server_is_unreachable(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let first_href = fresh_calendar(server, &client).await;
+    let second_href = fresh_calendar(server, &client).await;
+    client.put(&first_href, "sync-holiday.ics", &all_day(), Precondition::Create).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let first = stored_calendar(api, &who, &first_href).await;
+    let second = stored_calendar(api, &who, &second_href).await;
+    let (_, down_one) = unreachable_calendar(api, &who, &profile, server).await;
+    let (_, down_two) = unreachable_calendar(api, &who, &profile, server).await;
+
+    let sync = |calendar: &Calendar| SyncJob::SyncCalendar { calendar_id: calendar.id.clone() };
+    let records =
+        [("ok-1", sync(&first)), ("down-1", sync(&down_one)), ("ok-2", sync(&second)), ("down-2", sync(&down_two))];
+    assert_eq!(sqs_batch_failures(&api.state, &records).await, vec!["down-1".to_owned(), "down-2".to_owned()]);
+
+    let synced = |state: Option<SyncState>| state.expect("a sync state").last_success_at;
+    assert_eq!(synced(api.state.store.get_sync_state(&first.id).await.unwrap()), Some(api.now()));
+    assert_eq!(synced(api.state.store.get_sync_state(&second.id).await.unwrap()), Some(api.now()));
+    let (events, _) = snapshot(api, &first).await;
+    assert_eq!(events.iter().map(|e| e.summary.clone()).collect::<Vec<_>>(), vec![Some("Holiday".to_owned())]);
+    for down in [&down_one, &down_two] {
+        let state = api.state.store.get_sync_state(&down.id).await.unwrap().expect("a sync state");
+        assert_eq!((state.last_error.as_deref(), state.error_count), (Some("provider_unavailable"), 1));
+    }
 }

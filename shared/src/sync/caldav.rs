@@ -94,6 +94,15 @@ impl CalendarProvider for CalDavProvider {
             .collect())
     }
 
+    async fn change_marker(&self, calendar: &str) -> Result<Option<String>, ProviderError> {
+        // Radicale and Xandikos both report `getctag`; a server without it is synced in full each time.
+        self.client.ctag(calendar).await.map_err(classify)
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.client.requests_sent()
+    }
+
     async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError> {
         // An initial sync-collection lists hrefs and ETags only, and returns the current token.
         let result = self.client.sync_collection(calendar, None).await.map_err(classify)?;

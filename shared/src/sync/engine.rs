@@ -8,6 +8,12 @@
 //! listing did not contain are tombstoned; the cache is never wiped. Each resource is expanded
 //! into one cached event per occurrence, keyed by the occurrence's stable instance id.
 //!
+//! Before anything else, a sync honours the calendar's backoff, then reads the collection's change
+//! marker (CalDAV `getctag`) in one request: when it equals the one stored with the cursor the
+//! calendar is unchanged and the sync ends there, writing nothing, not even `last_success_at`.
+//! The marker is read before the changes or the listing, so anything changed meanwhile shows up
+//! as a different marker next time.
+//!
 //! The cursor is written after the events it covers. A crash in between leaves the old cursor,
 //! so the next sync fetches the same changes again and re-applies them, which is idempotent.
 
@@ -46,6 +52,10 @@ pub struct CursorState {
     pub token: String,
     /// Resource id (href) → iCalendar UID.
     pub resources: BTreeMap<String, String>,
+    /// The calendar's change marker read before this cursor was taken; absent in cursors written
+    /// before markers were kept, and for services without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctag: Option<String>,
 }
 
 impl CursorState {
@@ -66,6 +76,10 @@ pub struct SyncReport {
     pub skipped: usize,
     /// Whether the window was listed from scratch.
     pub full_resync: bool,
+    /// Whether the change marker showed nothing changed, so nothing was fetched or written.
+    pub unchanged: bool,
+    /// Requests sent to the service.
+    pub requests: u64,
 }
 
 /// What went wrong inside a sync.
@@ -206,45 +220,83 @@ pub async fn sync_calendar_list(state: &AppState, profile_id: &ProfileId) -> Res
 }
 
 /// Brings one calendar's cached events up to date with the service.
-#[tracing::instrument(skip_all, fields(calendar_id = %calendar_id))]
 pub async fn sync_calendar(state: &AppState, calendar_id: &CalendarId) -> Result<JobOutcome, JobError> {
+    sync_calendar_reporting(state, calendar_id).await.map(|(outcome, _)| outcome)
+}
+
+/// [`sync_calendar`], also returning what the sync did (all zero when it did not reach the service).
+#[tracing::instrument(skip_all, fields(calendar_id = %calendar_id))]
+pub async fn sync_calendar_reporting(
+    state: &AppState,
+    calendar_id: &CalendarId,
+) -> Result<(JobOutcome, SyncReport), JobError> {
+    let skipped = |reason| Ok((JobOutcome::Skipped(reason), SyncReport::default()));
     let Some(calendar) = state.store.get_calendar(calendar_id).await? else {
-        return Ok(JobOutcome::Skipped("calendar no longer exists"));
+        return skipped("calendar no longer exists");
     };
     if calendar.deleted {
-        return Ok(JobOutcome::Skipped("the calendar was deleted at the provider"));
+        return skipped("the calendar was deleted at the provider");
     }
     let Some(profile) = state.store.get_profile(&calendar.profile_id).await? else {
-        return Ok(JobOutcome::Skipped("profile no longer exists"));
+        return skipped("profile no longer exists");
     };
     if profile.status == ProfileStatus::Disconnected {
-        return Ok(JobOutcome::Skipped("the profile is disconnected"));
+        return skipped("the profile is disconnected");
+    }
+    let now = state.clock.now();
+    let sync_state = state.store.get_sync_state(&calendar.id).await?;
+    if sync_state.as_ref().and_then(|s| s.backoff_until).is_some_and(|until| until > now) {
+        return skipped("backing off");
     }
     let provider = match connect(state, &profile).await {
         Ok(provider) => provider,
-        Err(failure) => return conclude(state, &profile, Some(&calendar), failure).await,
+        Err(failure) => {
+            let outcome = conclude(state, &profile, Some(&calendar), failure).await?;
+            return Ok((outcome, SyncReport::default()));
+        }
     };
+    let sent = |report: SyncReport| SyncReport { requests: provider.requests_sent(), ..report };
 
-    let now = state.clock.now();
+    let marker = match provider.change_marker(&calendar.provider_calendar_id).await {
+        Ok(marker) => marker,
+        Err(e) => {
+            let outcome = conclude(state, &profile, Some(&calendar), e.into()).await?;
+            return Ok((outcome, sent(SyncReport::default())));
+        }
+    };
+    // After a recorded failure the sync goes ahead, so that success clears the error.
+    let stored = sync_state.filter(|s| s.last_error.is_none()).and_then(|s| CursorState::decode(s.cursor.as_deref()));
+    if let (Some(marker), Some(cursor)) = (marker.as_deref(), stored)
+        && cursor.ctag.as_deref() == Some(marker)
+    {
+        tracing::debug!("calendar unchanged");
+        return Ok((JobOutcome::Done, sent(SyncReport { unchanged: true, ..SyncReport::default() })));
+    }
+
     let owner = format!("sync-{:032x}", rand::random::<u128>());
     if !state.store.claim_sync_lease(&calendar.id, &calendar.account_id, &owner, now + LEASE, now).await? {
         // Another worker is syncing it; redelivery later picks up anything that one missed.
         return Err(JobError::Retryable(anyhow::anyhow!("another sync of this calendar is running")));
     }
-    let result = run(state, &provider, &calendar, &profile).await;
+    let result = run(state, &provider, &calendar, &profile, marker).await;
     state.store.release_sync_lease(&calendar.id, &owner).await?;
     match result {
         Ok(report) => {
+            let report = sent(report);
             tracing::info!(
                 changed = report.changed,
                 deleted = report.deleted,
                 skipped = report.skipped,
                 full_resync = report.full_resync,
+                requests = report.requests,
                 "calendar synced"
             );
-            Ok(JobOutcome::Done)
+            Ok((JobOutcome::Done, report))
         }
-        Err(failure) => conclude(state, &profile, Some(&calendar), failure).await,
+        Err(failure) => {
+            let outcome = conclude(state, &profile, Some(&calendar), failure).await?;
+            Ok((outcome, sent(SyncReport::default())))
+        }
     }
 }
 
@@ -254,6 +306,7 @@ async fn run(
     provider: &dyn CalendarProvider,
     calendar: &Calendar,
     profile: &Profile,
+    marker: Option<String>,
 ) -> Result<SyncReport, Failure> {
     let now = state.clock.now();
     let window = sync_window(&state.store, &calendar.account_id, now).await?;
@@ -288,7 +341,7 @@ async fn run(
                 }
             }
             match changes.cursor {
-                Some(token) => Some(CursorState { token, resources: cursor.resources }),
+                Some(token) => Some(CursorState { token, resources: cursor.resources, ctag: marker }),
                 None => None,
             }
         }
@@ -311,7 +364,7 @@ async fn run(
                     report.deleted += 1;
                 }
             }
-            token.map(|token| CursorState { token, resources })
+            token.map(|token| CursorState { token, resources, ctag: marker })
         }
     };
 

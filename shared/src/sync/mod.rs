@@ -10,6 +10,6 @@ pub mod engine;
 pub mod provider;
 pub mod window;
 
-pub use engine::{CursorState, SyncReport, handles, sync_calendar, sync_calendar_list};
+pub use engine::{CursorState, SyncReport, handles, sync_calendar, sync_calendar_list, sync_calendar_reporting};
 pub use provider::{CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written};
 pub use window::{SyncWindow, sync_window};

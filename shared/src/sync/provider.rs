@@ -85,6 +85,14 @@ pub trait CalendarProvider: Send + Sync {
     /// The account's event calendars.
     async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError>;
 
+    /// A marker that changes whenever anything in the calendar changes (CalDAV's `getctag`), read
+    /// in one request so an unchanged calendar costs nothing more; `None` when the service has
+    /// none, which turns the short-circuit off.
+    async fn change_marker(&self, calendar: &str) -> Result<Option<String>, ProviderError>;
+
+    /// How many requests this adapter has sent to the service, for sync reports.
+    fn requests_sent(&self) -> u64;
+
     /// A cursor for the calendar's current state, taken before a full listing so that changes
     /// made while listing are picked up by the next `changes_since`.
     async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError>;
