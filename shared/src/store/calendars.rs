@@ -40,6 +40,24 @@ impl From<CalendarRow> for Calendar {
 
 const COLUMNS: &str = "id, profile_id, account_id, provider_calendar_id, name, is_primary, read_only, deleted, color, created_at, updated_at";
 
+/// Binds a calendar's fields in `COLUMNS` order onto a query of either backend.
+macro_rules! bind_calendar {
+    ($query:expr, $c:expr) => {
+        $query
+            .bind(&$c.id)
+            .bind(&$c.profile_id)
+            .bind(&$c.account_id)
+            .bind(&$c.provider_calendar_id)
+            .bind(&$c.name)
+            .bind($c.is_primary)
+            .bind($c.read_only)
+            .bind($c.deleted)
+            .bind(&$c.color)
+            .bind($c.created_at)
+            .bind($c.updated_at)
+    };
+}
+
 impl Store {
     /// Inserts the calendar, or updates the one with the same (profile, provider calendar id);
     /// returns the stored calendar, whose id is the existing one on update.
@@ -52,21 +70,22 @@ impl Store {
              is_primary = excluded.is_primary, read_only = excluded.read_only, deleted = excluded.deleted, \
              color = excluded.color, updated_at = excluded.updated_at RETURNING {COLUMNS}"
         );
-        let row: CalendarRow = with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(&calendar.id)
-            .bind(&calendar.profile_id)
-            .bind(&calendar.account_id)
-            .bind(&calendar.provider_calendar_id)
-            .bind(&calendar.name)
-            .bind(calendar.is_primary)
-            .bind(calendar.read_only)
-            .bind(calendar.deleted)
-            .bind(&calendar.color)
-            .bind(calendar.created_at)
-            .bind(calendar.updated_at)
-            .fetch_one(pool)
-            .await?);
+        let row: CalendarRow =
+            with_pool!(self, pool => bind_calendar!(sqlx::query_as(&sql), calendar).fetch_one(pool).await?);
         Ok(row.into())
+    }
+
+    /// Inserts `calendar` unless its profile already has a live calendar of the same name; returns
+    /// whether it was inserted. One statement, so the check and the insert see the same rows.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_calendar_if_name_free(&self, calendar: &Calendar) -> StoreResult<bool> {
+        let sql = format!(
+            "INSERT INTO calendars ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM calendars WHERE profile_id = $2 AND name = $5 AND deleted = FALSE)"
+        );
+        let n =
+            with_pool!(self, pool => bind_calendar!(sqlx::query(&sql), calendar).execute(pool).await?.rows_affected());
+        Ok(n == 1)
     }
 
     #[tracing::instrument(skip_all)]

@@ -20,8 +20,8 @@ use super::{
     with_pool,
 };
 use crate::domain::{
-    AccountId, AttendeeStatus, Calendar, CalendarId, Event, EventSelection, EventStatus, EventTime, EventUid,
-    FreeBusyBlock, FreeBusyStatus, ManagedEvents, PageCursor, ProfileId, Transparency,
+    AccountId, AttendeeStatus, CalendarId, Event, EventSelection, EventStatus, EventTime, EventUid, FreeBusyBlock,
+    FreeBusyStatus, ManagedEvents, PageCursor, ProfileId, Transparency,
 };
 
 /// A bind value of a query assembled at run time.
@@ -240,32 +240,5 @@ impl Store {
         let ids: Vec<ProfileId> =
             with_pool!(self, pool => sqlx::query_scalar(SQL).bind(account).bind(hosted).fetch_all(pool).await?);
         Ok(ids)
-    }
-
-    /// Inserts `calendar` unless its profile already has a live calendar of the same name; returns
-    /// whether it was inserted. One statement, so the check and the insert see the same rows.
-    #[tracing::instrument(skip_all)]
-    pub async fn insert_calendar_if_name_free(&self, calendar: &Calendar) -> StoreResult<bool> {
-        // language=SQL
-        const SQL: &str = "INSERT INTO calendars (id, profile_id, account_id, provider_calendar_id, name, is_primary, \
-                           read_only, deleted, color, created_at, updated_at) \
-                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-                           WHERE NOT EXISTS (SELECT 1 FROM calendars WHERE profile_id = $2 AND name = $5 AND deleted = FALSE)";
-        let n = with_pool!(self, pool => sqlx::query(SQL)
-            .bind(&calendar.id)
-            .bind(&calendar.profile_id)
-            .bind(&calendar.account_id)
-            .bind(&calendar.provider_calendar_id)
-            .bind(&calendar.name)
-            .bind(calendar.is_primary)
-            .bind(calendar.read_only)
-            .bind(calendar.deleted)
-            .bind(&calendar.color)
-            .bind(calendar.created_at)
-            .bind(calendar.updated_at)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(n == 1)
     }
 }

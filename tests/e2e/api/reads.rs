@@ -23,6 +23,7 @@ api_on_both_backends!(
     bad_windows_are_refused_naming_the_field,
     reads_are_limited_to_the_applications_own_window,
     the_default_window_covers_recent_and_coming_weeks_only,
+    unknown_query_parameters_and_a_get_body_are_ignored,
     dates_are_read_as_local_days_of_the_query_zone,
     timed_and_all_day_events_are_written_exactly,
     localized_times_use_the_events_zone_or_else_the_querys,
@@ -245,6 +246,35 @@ async fn the_default_window_covers_recent_and_coming_weeks_only(api: &TestApi) {
         body["events"].as_array().unwrap().iter().map(|e| e["summary"].as_str().unwrap()).collect();
     assert_eq!(summaries, ["Event past-40", "Event next-10", "Event next-200"]);
     assert_eq!(body["pages"], json!({"current": 1, "total": 1}));
+}
+
+async fn unknown_query_parameters_and_a_get_body_are_ignored(api: &TestApi) {
+    let (app, _) = api.application("Reader").await;
+    let who = api.authorized(&app, READ_SCOPES).await;
+    let start = api.now() + Duration::days(3);
+    let event = third_party(
+        &who,
+        &who.calendar,
+        "soon",
+        EventTime::Instant { at: start, tzid: None },
+        EventTime::Instant { at: start + Duration::hours(1), tzid: None },
+    );
+    seed(api, &event).await;
+
+    let (status, plain) = api.get("/v1/events?tzid=Etc/UTC", &who.access_token).await;
+    assert_eq!(status, StatusCode::OK);
+    // The npm SDK passes unknown options straight through; pycronofy sends `{}` on every GET.
+    let (status, extra) = api
+        .request(
+            http::Method::GET,
+            "/v1/events?tzid=Etc/UTC&sdk_option=1&include_userinfo=False&calendar_ids_typo[]=x",
+            Some(&who.access_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(extra, plain);
+    assert_eq!(plain["events"].as_array().unwrap().len(), 1);
 }
 
 async fn dates_are_read_as_local_days_of_the_query_zone(api: &TestApi) {
