@@ -16,10 +16,24 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SyncJob {
-    SyncCalendarList { profile_id: ProfileId },
-    SyncCalendar { calendar_id: CalendarId },
-    PushEvent { event_uid: EventUid },
-    AdvanceWindow { calendar_id: CalendarId },
+    SyncCalendarList {
+        profile_id: ProfileId,
+    },
+    SyncCalendar {
+        calendar_id: CalendarId,
+    },
+    PushEvent {
+        event_uid: EventUid,
+    },
+    AdvanceWindow {
+        calendar_id: CalendarId,
+    },
+    /// The daily fan-out (sent by the scheduler): queue an `AdvanceWindow` for every live
+    /// calendar after `after`, a page at a time.
+    AdvanceWindows {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<CalendarId>,
+    },
 }
 
 /// A job on the notify queue.
@@ -82,28 +96,35 @@ pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutc
             }
         }
         SyncJob::SyncCalendar { calendar_id } => {
-            let Some(calendar) = state.store.get_calendar(&calendar_id).await? else {
-                return Ok(JobOutcome::Skipped("calendar no longer exists"));
-            };
-            let profile = state.store.get_profile(&calendar.profile_id).await?;
-            if profile.is_some_and(|p| sync::handles(p.provider)) {
+            if calendar_handled(state, &calendar_id).await? {
                 return sync::sync_calendar(state, &calendar_id).await;
             }
         }
         SyncJob::AdvanceWindow { calendar_id } => {
-            if state.store.get_calendar(&calendar_id).await?.is_none() {
-                return Ok(JobOutcome::Skipped("calendar no longer exists"));
+            if calendar_handled(state, &calendar_id).await? {
+                return sync::advance_window(state, &calendar_id).await;
             }
         }
+        SyncJob::AdvanceWindows { after } => return sync::advance_windows(state, after.as_ref()).await,
         SyncJob::PushEvent { event_uid } => {
-            if state.store.get_event(&event_uid).await?.is_none() {
+            let Some(event) = state.store.get_event(&event_uid).await? else {
                 return Ok(JobOutcome::Skipped("event no longer exists"));
+            };
+            if calendar_handled(state, &event.calendar_id).await? {
+                return sync::push_event(state, &event_uid).await;
             }
         }
     }
-    // Providers without an adapter, and the jobs the engine does not run yet (pushing partner
-    // events, advancing windows), are acknowledged so they do not cycle through the DLQ.
+    // Providers without an adapter yet are acknowledged so their jobs do not cycle through the DLQ.
     Ok(JobOutcome::Skipped("no provider adapter is configured for this profile"))
+}
+
+/// Whether the calendar exists on a profile the engine has an adapter for; a calendar that no
+/// longer exists is handled (the job acknowledges it as gone).
+async fn calendar_handled(state: &AppState, calendar_id: &CalendarId) -> Result<bool, JobError> {
+    let Some(calendar) = state.store.get_calendar(calendar_id).await? else { return Ok(true) };
+    let profile = state.store.get_profile(&calendar.profile_id).await?;
+    Ok(profile.is_none_or(|p| sync::handles(p.provider)))
 }
 
 /// Handles one message from the notify queue.

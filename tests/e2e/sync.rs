@@ -378,13 +378,15 @@ async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(a
     let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
     assert_eq!(state.last_error.as_deref(), Some("provider_unavailable"));
     assert_eq!(state.error_count, 1);
-    assert_eq!(state.backoff_until, Some(api.now() + Duration::seconds(60)));
+    // A minute, spread by a quarter either way so calendars that failed together part.
+    let wait = state.backoff_until.expect("a backoff") - api.now();
+    assert!((Duration::seconds(45)..Duration::seconds(75)).contains(&wait), "{wait}");
     assert_eq!(state.cursor, None);
     let stored = api.state.store.get_profile(&moved.id).await.unwrap().expect("the profile");
     assert_eq!(stored.status, ProfileStatus::Active);
 
     // Within the backoff the job is acknowledged without contacting the server or writing.
-    api.clock.advance(Duration::seconds(59));
+    api.clock.advance(wait - Duration::seconds(1));
     let skipped = sync_calendar_reporting(&api.state, &calendar.id).await.expect("skipped, not failed");
     assert_eq!(skipped, (JobOutcome::Skipped("backing off"), SyncReport::default()));
     assert_eq!(handle_sync_message(&api.state, &body).await.unwrap(), JobOutcome::Skipped("backing off"));
@@ -396,7 +398,9 @@ async fn an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar(a
     assert!(matches!(result, Err(JobError::Retryable(_))), "{result:?}");
     let state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
     assert_eq!(state.error_count, 2);
-    assert_eq!(state.backoff_until, Some(api.now() + Duration::seconds(60)));
+    // The second failure in a row waits about twice as long.
+    let wait = state.backoff_until.expect("a backoff") - api.now();
+    assert!((Duration::seconds(90)..Duration::seconds(150)).contains(&wait), "{wait}");
 }
 
 async fn instances_that_aged_out_of_the_window_are_kept_when_their_series_changes(api: &TestApi, server: Server) {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreResult, with_pool};
-use crate::domain::{AccountId, Calendar, CalendarId, ProfileId};
+use crate::domain::{AccountId, Calendar, CalendarId, ProfileId, ProfileStatus};
 
 #[derive(sqlx::FromRow)]
 struct CalendarRow {
@@ -105,5 +105,23 @@ impl Store {
         let rows: Vec<CalendarRow> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Up to `limit` ids of live calendars (not deleted, on a connected profile) after `after`
+    /// in id order: the pages the daily window advance walks.
+    #[tracing::instrument(skip_all)]
+    pub async fn live_calendar_ids(&self, after: Option<&CalendarId>, limit: i64) -> StoreResult<Vec<CalendarId>> {
+        // language=SQL
+        const SQL: &str = "SELECT c.id FROM calendars c JOIN profiles p ON p.id = c.profile_id \
+                           WHERE c.deleted = $1 AND p.status <> $2 AND ($3 IS NULL OR c.id > $3) ORDER BY c.id LIMIT $4";
+        let after = after.map(CalendarId::as_str);
+        let ids = with_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(false)
+            .bind(ProfileStatus::Disconnected)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(ids)
     }
 }

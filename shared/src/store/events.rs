@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 
+use std::sync::OnceLock;
+
 use super::{Store, StoreResult, dialect, with_pool};
 use crate::domain::{
     AccountId, ApplicationId, Attendee, AttendeeStatus, CalendarId, Event, EventKind, EventStatus, EventTime, EventUid,
@@ -84,6 +86,44 @@ impl EventUpsert {
     }
 }
 
+/// A stored event as an upsert of the same content, to change a few fields of or to emit.
+impl From<&Event> for EventUpsert {
+    fn from(event: &Event) -> Self {
+        EventUpsert {
+            calendar_id: event.calendar_id.clone(),
+            profile_id: event.profile_id.clone(),
+            account_id: event.account_id.clone(),
+            kind: event.kind,
+            application_id: event.application_id.clone(),
+            event_id: event.event_id.clone(),
+            provider_id: event.provider_id.clone(),
+            ical_uid: event.ical_uid.clone(),
+            etag: event.etag.clone(),
+            summary: event.summary.clone(),
+            description: event.description.clone(),
+            start: event.start.clone(),
+            end: event.end.clone(),
+            recurrence_rule: event.recurrence_rule.clone(),
+            series_id: event.series_id.clone(),
+            original_start: event.original_start,
+            location: event.location.clone(),
+            attendees: event.attendees.clone(),
+            organizer: event.organizer.clone(),
+            categories: event.categories.clone(),
+            color: event.color.clone(),
+            url: event.url.clone(),
+            reminders: event.reminders.clone(),
+            event_private: event.event_private,
+            participation_status: event.participation_status,
+            transparency: event.transparency,
+            status: event.status,
+            deleted: event.deleted,
+            provider_created_at: event.provider_created_at,
+            provider_updated_at: event.provider_updated_at,
+        }
+    }
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpsertOutcome {
@@ -110,6 +150,17 @@ impl UpsertOutcome {
         matches!(self, UpsertOutcome::Created(_) | UpsertOutcome::Updated(_))
     }
 }
+
+/// Tombstones a live event: `$1` uid, `$2` true, `$3` now, `$4` false.
+// language=SQL
+pub(super) const MARK_DELETED: &str =
+    "UPDATE events SET deleted = $2, updated_at = $3, last_modified = $3 WHERE uid = $1 AND deleted = $4";
+
+/// Marks a calendar's events that ended by the window's start as having left it: `$1` calendar,
+/// `$2` window start, `$3` now. The first time counts: retention runs from it.
+// language=SQL
+pub(super) const MARK_LEFT_WINDOW: &str =
+    "UPDATE events SET left_window_at = $3 WHERE calendar_id = $1 AND end_at <= $2 AND left_window_at IS NULL";
 
 /// An `events` row as both backends decode it (shared with the API read queries).
 #[derive(sqlx::FromRow)]
@@ -212,10 +263,10 @@ const WRITE_COLUMNS: &str = "calendar_id, profile_id, account_id, kind, applicat
     participation_status, transparency, status, deleted, provider_created_at, provider_updated_at";
 
 #[derive(sqlx::FromRow)]
-struct Existing {
-    uid: EventUid,
-    content_hash: String,
-    provider_updated_at: Option<DateTime<Utc>>,
+pub(super) struct Existing {
+    pub(super) uid: EventUid,
+    pub(super) content_hash: String,
+    pub(super) provider_updated_at: Option<DateTime<Utc>>,
 }
 
 /// Binds the upsert's fields in `WRITE_COLUMNS` order onto a query of either backend.
@@ -244,13 +295,13 @@ macro_rules! bind_write {
             .bind(&$e.recurrence_rule)
             .bind(&$e.series_id)
             .bind($e.original_start)
-            .bind($e.location.as_ref().map(Json))
-            .bind(Json(&$e.attendees))
-            .bind($e.organizer.as_ref().map(Json))
-            .bind(Json(&$e.categories))
+            .bind($e.location.as_ref().map(sqlx::types::Json))
+            .bind(sqlx::types::Json(&$e.attendees))
+            .bind($e.organizer.as_ref().map(sqlx::types::Json))
+            .bind(sqlx::types::Json(&$e.categories))
             .bind(&$e.color)
             .bind(&$e.url)
-            .bind(Json(&$e.reminders))
+            .bind(sqlx::types::Json(&$e.reminders))
             .bind($e.event_private)
             .bind($e.participation_status)
             .bind($e.transparency)
@@ -260,60 +311,105 @@ macro_rules! bind_write {
             .bind($e.provider_updated_at)
     };
 }
+pub(super) use bind_write;
+
+/// The SQL of an upsert for one dialect, built once.
+pub(super) struct UpsertSql {
+    pub(super) by_provider_id: String,
+    pub(super) by_event_id: String,
+    pub(super) insert: String,
+    pub(super) update: String,
+}
+
+impl UpsertSql {
+    fn build(lock: &str) -> Self {
+        let placeholders: Vec<String> = (2..=37).map(|i| format!("${i}")).collect();
+        let assignments: Vec<String> =
+            WRITE_COLUMNS.split(", ").enumerate().map(|(i, col)| format!("{} = ${}", col.trim(), i + 2)).collect();
+        UpsertSql {
+            by_provider_id: format!(
+                "SELECT uid, content_hash, provider_updated_at FROM events WHERE calendar_id = $1 AND provider_id = $2{lock}"
+            ),
+            by_event_id: format!(
+                "SELECT uid, content_hash, provider_updated_at FROM events \
+                 WHERE calendar_id = $1 AND application_id = $3 AND event_id = $2{lock}"
+            ),
+            insert: format!(
+                "INSERT INTO events (uid, {WRITE_COLUMNS}, created_at, updated_at, last_modified) \
+                 VALUES ($1, {}, $38, $38, $38)",
+                placeholders.join(", ")
+            ),
+            update: format!(
+                "UPDATE events SET {}, updated_at = $38, last_modified = $38 WHERE uid = $1",
+                assignments.join(", ")
+            ),
+        }
+    }
+
+    /// The statements for the store's dialect.
+    pub(super) fn of(store: &Store) -> &'static UpsertSql {
+        static PG: OnceLock<UpsertSql> = OnceLock::new();
+        static SQLITE: OnceLock<UpsertSql> = OnceLock::new();
+        dialect!(store, pg: PG.get_or_init(|| UpsertSql::build(" FOR UPDATE")), sqlite: SQLITE.get_or_init(|| UpsertSql::build("")))
+    }
+}
+
+/// Upserts `$event` (an `&EventUpsert`) within the open transaction `$tx` with the statements
+/// `$sql` (an `&UpsertSql`); evaluates to `StoreResult<UpsertOutcome>`. A macro so the same body
+/// serves both backends' transaction types.
+macro_rules! upsert_within {
+    ($tx:expr, $sql:expr, $event:expr, $now:expr) => {{
+        let sql: &$crate::store::events::UpsertSql = $sql;
+        let event: &$crate::store::EventUpsert = $event;
+        let hash = event.content_hash();
+        // Third-party events are keyed by the provider's id, partner events by the application's.
+        let by_provider_id = event.kind == $crate::domain::EventKind::ThirdParty;
+        let (find, key) = match by_provider_id {
+            true => (&sql.by_provider_id, &event.provider_id),
+            false => (&sql.by_event_id, &event.event_id),
+        };
+        let find = sqlx::query_as(find).bind(&event.calendar_id).bind(key);
+        let find = if by_provider_id { find } else { find.bind(&event.application_id) };
+        let existing: Option<$crate::store::events::Existing> = find.fetch_optional(&mut *$tx).await?;
+        let outcome = match existing {
+            None => {
+                let uid = $crate::domain::EventUid::generate();
+                $crate::store::events::bind_write!(sqlx::query(&sql.insert).bind(&uid), event, &hash)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                $crate::store::UpsertOutcome::Created(uid)
+            }
+            Some(old)
+                if matches!(
+                    (old.provider_updated_at, event.provider_updated_at),
+                    (Some(stored), Some(new)) if new < stored
+                ) =>
+            {
+                $crate::store::UpsertOutcome::Stale(old.uid)
+            }
+            Some(old) if old.content_hash == hash => $crate::store::UpsertOutcome::Unchanged(old.uid),
+            Some(old) => {
+                $crate::store::events::bind_write!(sqlx::query(&sql.update).bind(&old.uid), event, &hash)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                $crate::store::UpsertOutcome::Updated(old.uid)
+            }
+        };
+        Ok::<_, $crate::store::StoreError>(outcome)
+    }};
+}
+pub(super) use upsert_within;
 
 impl Store {
     /// Stores an event from a sync or the API; see the module doc for the rules.
     #[tracing::instrument(skip_all, fields(calendar_id = %event.calendar_id))]
     pub async fn upsert_event(&self, event: &EventUpsert, now: DateTime<Utc>) -> StoreResult<UpsertOutcome> {
-        let hash = event.content_hash();
-        let lock = dialect!(self, pg: " FOR UPDATE", sqlite: "");
-        // Third-party events are keyed by the provider's id, partner events by the application's.
-        let by_provider_id = event.kind == EventKind::ThirdParty;
-        let find = match by_provider_id {
-            true => {
-                format!(
-                    "SELECT uid, content_hash, provider_updated_at FROM events WHERE calendar_id = $1 AND provider_id = $2{lock}"
-                )
-            }
-            false => format!(
-                "SELECT uid, content_hash, provider_updated_at FROM events \
-                 WHERE calendar_id = $1 AND application_id = $3 AND event_id = $2{lock}"
-            ),
-        };
-        let key = if by_provider_id { &event.provider_id } else { &event.event_id };
-        let placeholders: Vec<String> = (2..=37).map(|i| format!("${i}")).collect();
-        let insert = format!(
-            "INSERT INTO events (uid, {WRITE_COLUMNS}, created_at, updated_at, last_modified) \
-             VALUES ($1, {}, $38, $38, $38)",
-            placeholders.join(", ")
-        );
-        let assignments: Vec<String> =
-            WRITE_COLUMNS.split(", ").enumerate().map(|(i, col)| format!("{} = ${}", col.trim(), i + 2)).collect();
-        let update = format!(
-            "UPDATE events SET {}, updated_at = $38, last_modified = $38 WHERE uid = $1",
-            assignments.join(", ")
-        );
-
+        let sql = UpsertSql::of(self);
         let outcome = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let find = sqlx::query_as(&find).bind(&event.calendar_id).bind(key);
-            let find = if by_provider_id { find } else { find.bind(&event.application_id) };
-            let existing: Option<Existing> = find.fetch_optional(&mut *tx).await?;
-            let outcome = match existing {
-                None => {
-                    let uid = EventUid::generate();
-                    bind_write!(sqlx::query(&insert).bind(&uid), event, &hash).bind(now).execute(&mut *tx).await?;
-                    UpsertOutcome::Created(uid)
-                }
-                Some(old) if matches!((old.provider_updated_at, event.provider_updated_at), (Some(stored), Some(new)) if new < stored) => {
-                    UpsertOutcome::Stale(old.uid)
-                }
-                Some(old) if old.content_hash == hash => UpsertOutcome::Unchanged(old.uid),
-                Some(old) => {
-                    bind_write!(sqlx::query(&update).bind(&old.uid), event, &hash).bind(now).execute(&mut *tx).await?;
-                    UpsertOutcome::Updated(old.uid)
-                }
-            };
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let outcome = upsert_within!(tx, sql, event, now)?;
             tx.commit().await?;
             outcome
         });
@@ -368,10 +464,7 @@ impl Store {
     /// Marks an event deleted (kept as a tombstone so readers of changes see the deletion).
     #[tracing::instrument(skip_all)]
     pub async fn mark_event_deleted(&self, uid: &EventUid, now: DateTime<Utc>) -> StoreResult<bool> {
-        // language=SQL
-        const SQL: &str =
-            "UPDATE events SET deleted = $2, updated_at = $3, last_modified = $3 WHERE uid = $1 AND deleted = $4";
-        let n = with_pool!(self, pool => sqlx::query(SQL).bind(uid).bind(true).bind(now).bind(false).execute(pool).await?.rows_affected());
+        let n = with_pool!(self, pool => sqlx::query(MARK_DELETED).bind(uid).bind(true).bind(now).bind(false).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
 
@@ -384,10 +477,7 @@ impl Store {
         window_start: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        // language=SQL
-        const SQL: &str =
-            "UPDATE events SET left_window_at = $3 WHERE calendar_id = $1 AND end_at <= $2 AND left_window_at IS NULL";
-        let n = with_pool!(self, pool => sqlx::query(SQL).bind(calendar).bind(window_start).bind(now).execute(pool).await?.rows_affected());
+        let n = with_pool!(self, pool => sqlx::query(MARK_LEFT_WINDOW).bind(calendar).bind(window_start).bind(now).execute(pool).await?.rows_affected());
         Ok(n)
     }
 }

@@ -41,6 +41,7 @@ pub use events::{EventUpsert, UpsertOutcome};
 pub use gdpr::{ErasureEntry, GdprRequest};
 pub use job_runs::JobClaim;
 pub use request_logs::RequestLog;
+pub use sync::{Committed, PartnerCopy, SyncCommit};
 
 /// A store operation that failed. Callers map it to a generic error; the text is for logs only.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +198,14 @@ impl Store {
     }
 
     /// One round trip, for health checks.
+    /// The statement that opens a transaction which reads and then writes. SQLite takes the write
+    /// lock up front (`BEGIN IMMEDIATE`, which waits out the busy timeout), because a deferred
+    /// transaction that read first cannot upgrade while another connection writes and would fail
+    /// at once with `SQLITE_BUSY`; PostgreSQL locks the rows it reads `FOR UPDATE` instead.
+    pub(crate) fn begin_write(&self) -> &'static str {
+        dialect!(self, pg: "BEGIN", sqlite: "BEGIN IMMEDIATE")
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
         Ok(())

@@ -5,6 +5,13 @@ use chrono::{DateTime, Utc};
 use super::{Store, StoreResult, with_pool};
 use crate::domain::{AccountId, CalendarId, SyncState};
 
+/// Records a successful sync: `$1` calendar, `$2` account, `$3` cursor, `$4` now.
+// language=SQL
+pub(super) const RECORD_SUCCESS: &str = "INSERT INTO sync_states (calendar_id, account_id, cursor, last_success_at, error_count, updated_at) \
+    VALUES ($1, $2, $3, $4, 0, $4) ON CONFLICT (calendar_id) DO UPDATE SET cursor = excluded.cursor, \
+    last_success_at = excluded.last_success_at, last_error = NULL, error_count = 0, backoff_until = NULL, \
+    updated_at = excluded.updated_at";
+
 #[derive(sqlx::FromRow)]
 struct SyncStateRow {
     calendar_id: CalendarId,
@@ -44,12 +51,7 @@ impl Store {
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        // language=SQL
-        const SQL: &str = "INSERT INTO sync_states (calendar_id, account_id, cursor, last_success_at, error_count, updated_at) \
-                           VALUES ($1, $2, $3, $4, 0, $4) ON CONFLICT (calendar_id) DO UPDATE SET cursor = excluded.cursor, \
-                           last_success_at = excluded.last_success_at, last_error = NULL, error_count = 0, backoff_until = NULL, \
-                           updated_at = excluded.updated_at";
-        with_pool!(self, pool => sqlx::query(SQL).bind(calendar).bind(account).bind(cursor).bind(now).execute(pool).await?.rows_affected());
+        with_pool!(self, pool => sqlx::query(RECORD_SUCCESS).bind(calendar).bind(account).bind(cursor).bind(now).execute(pool).await?.rows_affected());
         Ok(())
     }
 

@@ -78,6 +78,11 @@ fn fallback_name(href: &str) -> String {
 
 #[async_trait]
 impl CalendarProvider for CalDavProvider {
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
+        // CalDAV servers take the account's (app-specific) password itself: nothing expires.
+        Ok(None)
+    }
+
     async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError> {
         let discovery = self.client.discover().await.map_err(classify)?;
         let listed = self.client.list_calendars(discovery.home_set.as_str()).await.map_err(classify)?;
@@ -144,6 +149,12 @@ impl CalendarProvider for CalDavProvider {
         };
         let outcome = self.client.put(calendar, name, ics, precondition).await.map_err(classify)?;
         Ok(Written { remote_id: outcome.href, etag: outcome.etag })
+    }
+
+    async fn version_of(&self, calendar: &str, name: &str) -> Result<Option<String>, ProviderError> {
+        let href = self.client.member_href(calendar, name).map_err(classify)?;
+        let fetched = self.client.multiget(calendar, &[href]).await.map_err(classify)?;
+        Ok(fetched.resources.into_iter().next().and_then(|r| r.etag))
     }
 
     async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError> {

@@ -1,12 +1,14 @@
-//! The contract between the sync engine and one calendar service: list a profile's calendars,
-//! report what changed in one since a cursor, and list everything in a time range for window
-//! fills and mark-and-sweep resyncs, and write or delete a resource under a version condition.
-//! Adapters hand back parsed iCalendar series; the engine expands and stores them.
+//! The contract between the sync engine and one calendar service: refresh the credentials, list
+//! a profile's calendars, report what changed in one since a cursor, list everything in a time
+//! range for window fills and mark-and-sweep resyncs, and write or delete a resource under a
+//! version condition. Adapters hand back parsed iCalendar series; the engine filters them to the
+//! window, expands, diffs and stores them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use crate::crypto::Credentials;
 use crate::ical::Series;
 
 /// A calendar as the service describes it.
@@ -82,6 +84,11 @@ pub enum ProviderError {
 /// One calendar service account, ready to be read.
 #[async_trait]
 pub trait CalendarProvider: Send + Sync {
+    /// Renews short-lived credentials before a sync (an OAuth access token near expiry); returns
+    /// the credentials to store when the service issued new ones (a rotated refresh token), and
+    /// `None` when there is nothing to renew, as for passwords.
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError>;
+
     /// The account's event calendars.
     async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError>;
 
@@ -117,6 +124,10 @@ pub trait CalendarProvider: Send + Sync {
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError>;
+
+    /// The current version of the resource `name` of the calendar (the one `write` would store
+    /// to), `None` when there is none: what a conflicting write needs to try again.
+    async fn version_of(&self, calendar: &str, name: &str) -> Result<Option<String>, ProviderError>;
 
     /// Deletes a resource, only if it still has `expected_etag` when one is given. A resource
     /// that is already gone counts as deleted.

@@ -13,7 +13,7 @@ pub const DEFAULT_PAST_DAYS: i32 = 42;
 pub const DEFAULT_FUTURE_DAYS: i32 = 201;
 
 /// `[start, end)` of cached time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncWindow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

@@ -23,7 +23,6 @@ use crate::{
     domain::{Calendar, CalendarId, Event, EventUid, Profile, ProviderName},
     jobs::SyncJob,
     state::AppState,
-    store::EventUpsert,
 };
 
 mod batch;
@@ -100,40 +99,4 @@ async fn push_to_provider(state: &AppState, profile: &Profile, uid: &EventUid) -
         .send(QueueName::Sync, job, None)
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::from(e).context("queueing an event push")))
-}
-
-/// A stored event as an upsert of the same content, to change a few fields of.
-fn stored_upsert(event: &Event) -> EventUpsert {
-    EventUpsert {
-        calendar_id: event.calendar_id.clone(),
-        profile_id: event.profile_id.clone(),
-        account_id: event.account_id.clone(),
-        kind: event.kind,
-        application_id: event.application_id.clone(),
-        event_id: event.event_id.clone(),
-        provider_id: event.provider_id.clone(),
-        ical_uid: event.ical_uid.clone(),
-        etag: event.etag.clone(),
-        summary: event.summary.clone(),
-        description: event.description.clone(),
-        start: event.start.clone(),
-        end: event.end.clone(),
-        recurrence_rule: event.recurrence_rule.clone(),
-        series_id: event.series_id.clone(),
-        original_start: event.original_start,
-        location: event.location.clone(),
-        attendees: event.attendees.clone(),
-        organizer: event.organizer.clone(),
-        categories: event.categories.clone(),
-        color: event.color.clone(),
-        url: event.url.clone(),
-        reminders: event.reminders.clone(),
-        event_private: event.event_private,
-        participation_status: event.participation_status,
-        transparency: event.transparency,
-        status: event.status,
-        deleted: event.deleted,
-        provider_created_at: event.provider_created_at,
-        provider_updated_at: event.provider_updated_at,
-    }
 }

@@ -11,10 +11,12 @@ use axum::{
 };
 use serde_json::Value;
 
+use crate::store::EventUpsert;
+
 use super::{
     account_calendar, calendar_event,
     fields::{self, Errors},
-    push_to_provider, stored_upsert,
+    push_to_provider,
 };
 use crate::{
     api::{
@@ -53,7 +55,7 @@ pub(super) async fn post(
     errors.finish()?;
     let Some(status) = status else { return Err(ApiError::required("status")) };
 
-    let mut changed = stored_upsert(&event);
+    let mut changed = EventUpsert::from(&event);
     changed.participation_status = status;
     if state.store.update_event_content(&event.uid, &changed, state.clock.now()).await? {
         tracing::info!(calendar_id = %calendar.id, event_uid = %event.uid, "participation status changed");

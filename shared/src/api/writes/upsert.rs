@@ -16,7 +16,7 @@ use super::{
     account_calendar, calendar_event, ensure_external_change_permitted, ensure_writable,
     event_input::{EventInput, EventKey, event_key},
     fields::{self, Errors},
-    push_to_provider, stored_upsert,
+    push_to_provider,
 };
 use crate::{
     api::{
@@ -26,6 +26,7 @@ use crate::{
     domain::{AttendeeStatus, Calendar, EventKind, EventStatus, EventTime, Scope, Transparency},
     state::AppState,
     store::EventUpsert,
+    sync,
 };
 
 pub(super) async fn post(
@@ -56,7 +57,7 @@ pub(super) async fn upsert(state: &AppState, grant: &Grant, calendar_id: &str, b
         EventKey::Managed(event_id) => {
             let existing = state.store.find_partner_event(&calendar.id, &grant.application.id, &event_id).await?;
             let (mut event, creating) = match &existing {
-                Some(stored) if !stored.deleted => (stored_upsert(stored), false),
+                Some(stored) if !stored.deleted => (EventUpsert::from(stored), false),
                 _ => (blank(&calendar, grant, event_id), true),
             };
             if let Some(tombstone) = existing.as_ref().filter(|e| e.deleted) {
@@ -69,7 +70,7 @@ pub(super) async fn upsert(state: &AppState, grant: &Grant, calendar_id: &str, b
         EventKey::External(event_uid) => {
             let stored = calendar_event(state, &calendar, &event_uid).await?;
             ensure_external_change_permitted(&profile, &stored)?;
-            let mut event = stored_upsert(&stored);
+            let mut event = EventUpsert::from(&stored);
             input.apply(&mut event, false);
             let changed = state.store.update_event_content(&stored.uid, &event, now).await?;
             (stored.uid, changed)
@@ -91,9 +92,10 @@ fn blank(calendar: &Calendar, grant: &Grant, event_id: String) -> EventUpsert {
         account_id: calendar.account_id.clone(),
         kind: EventKind::Partner,
         application_id: Some(grant.application.id.clone()),
+        // Stable for the event_id: the UID its provider copy has, by which a sync recognises it.
+        ical_uid: Some(sync::partner_ical_uid(&grant.application.id, &event_id)),
         event_id: Some(event_id),
         provider_id: None,
-        ical_uid: None,
         etag: None,
         summary: None,
         description: None,

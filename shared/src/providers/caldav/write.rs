@@ -26,6 +26,20 @@ pub struct PutOutcome {
 }
 
 impl CalDavClient {
+    /// The href a member `name` of `calendar_href` has, the one `put` writes to.
+    pub fn member_href(&self, calendar_href: &str, name: &str) -> Result<String, CalDavError> {
+        Ok(self.member_url(calendar_href, name)?.path().to_owned())
+    }
+
+    fn member_url(&self, calendar_href: &str, name: &str) -> Result<url::Url, CalDavError> {
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(CalDavError::Refused("the resource name is empty or a dot segment".into()));
+        }
+        self.resolve_collection(calendar_href)?
+            .join(&encode_segment(name))
+            .map_err(|_| CalDavError::Refused("the resource name does not form a valid URL".into()))
+    }
+
     /// Stores `ics` as the member `name` (e.g. `<uid>.ics`) of `calendar_href`.
     #[tracing::instrument(skip_all)]
     pub async fn put(
@@ -35,13 +49,7 @@ impl CalDavClient {
         ics: &str,
         precondition: Precondition,
     ) -> Result<PutOutcome, CalDavError> {
-        if name.is_empty() || name == "." || name == ".." {
-            return Err(CalDavError::Refused("the resource name is empty or a dot segment".into()));
-        }
-        let url = self
-            .resolve_collection(calendar_href)?
-            .join(&encode_segment(name))
-            .map_err(|_| CalDavError::Refused("the resource name does not form a valid URL".into()))?;
+        let url = self.member_url(calendar_href, name)?;
         let condition = match &precondition {
             Precondition::Create => (HeaderName::from_static("if-none-match"), "*"),
             Precondition::Update(etag) => (HeaderName::from_static("if-match"), etag.as_str()),

@@ -1,0 +1,171 @@
+//! Reaching a profile's calendar service, and what the engine does when that fails.
+//!
+//! Failures are classified once (providers.md §7): transient ones are retried with exponential
+//! backoff and jitter (a `Retry-After` the service sent is honoured exactly), dead credentials
+//! disconnect the profile and stop its jobs without a retry storm, and permanent failures are
+//! recorded with their reason and acknowledged.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use super::caldav::CalDavProvider;
+use super::hosted::HostedProvider;
+use super::provider::{CalendarProvider, ProviderError};
+use crate::config::Mode;
+use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus, ProviderName};
+use crate::jobs::{JobError, JobOutcome};
+use crate::providers::caldav::Policy;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The first wait after a transient failure when the service named no delay; it doubles with
+/// each consecutive failure.
+const FIRST_RETRY: Duration = Duration::from_secs(60);
+/// The longest wait between attempts after transient failures.
+const MAX_RETRY: Duration = Duration::from_secs(60 * 60);
+/// Wait before trying again after a permanent failure.
+const PERMANENT_BACKOFF: chrono::Duration = chrono::Duration::hours(1);
+
+/// What went wrong inside a job.
+#[derive(Debug)]
+pub(super) enum Failure {
+    Provider(ProviderError),
+    Store(StoreError),
+}
+
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        Failure::Provider(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+/// Whether the engine has an adapter for this provider.
+pub fn handles(provider: ProviderName) -> bool {
+    matches!(provider, ProviderName::Apple | ProviderName::CalDav | ProviderName::Hosted)
+}
+
+/// The adapter for a profile, with its credentials renewed when the service rotates them.
+pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<dyn CalendarProvider>, Failure> {
+    if profile.provider == ProviderName::Hosted {
+        let calendars = state.store.list_calendars(&profile.account_id).await?;
+        let own = calendars.into_iter().filter(|c| c.profile_id == profile.id).collect();
+        return Ok(Box::new(HostedProvider::new(own)));
+    }
+    let Some(server_url) = profile.server_url.as_deref() else {
+        return Err(ProviderError::Permanent("the profile has no server URL".into()).into());
+    };
+    let Some(sealed) = state.store.get_credentials(&profile.id).await? else {
+        return Err(ProviderError::CredentialsDead.into());
+    };
+    let credentials = state
+        .vault
+        .open(&profile.id, &sealed)
+        .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
+    let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
+    // Plain HTTP servers are only reachable in the local single-process mode.
+    let policy = Policy { allow_http: state.config.mode == Mode::Local };
+    let provider = CalDavProvider::new(server_url, &credentials, policy, default_tz)?;
+    if let Some(renewed) = provider.refresh_credentials().await? {
+        let sealed = state
+            .vault
+            .seal(&profile.id, &renewed)
+            .map_err(|_| ProviderError::Permanent("renewed credentials could not be sealed".into()))?;
+        state.store.put_credentials(&profile.id, &profile.account_id, &sealed, state.clock.now()).await?;
+    }
+    Ok(Box::new(provider))
+}
+
+/// How long to wait after the `failures`-th consecutive transient failure of a calendar: the
+/// service's own `Retry-After` when it sent one, else a doubling delay capped at an hour, spread
+/// by ±25 % so calendars that failed together do not retry together. The spread is derived from
+/// the calendar and the attempt, so it is stable for one attempt and differs between calendars.
+pub fn retry_delay(calendar: &CalendarId, failures: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(wait) = retry_after {
+        return wait;
+    }
+    let doubled = FIRST_RETRY.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let base = doubled.min(MAX_RETRY);
+    let digest = Sha256::digest(format!("{calendar}:{failures}").as_bytes());
+    // A fraction in [0, 1) from the digest, mapped onto [0.75, 1.25).
+    let fraction = f64::from(u16::from_be_bytes([digest[0], digest[1]])) / 65_536.0;
+    base.mul_f64(0.75 + fraction / 2.0)
+}
+
+/// Turns a failure into the job's result; `calendar` is where a failure is recorded, with
+/// `previous_failures` the streak before this one.
+pub(super) async fn conclude(
+    state: &AppState,
+    profile: &Profile,
+    calendar: Option<(&Calendar, u32)>,
+    failure: Failure,
+) -> Result<JobOutcome, JobError> {
+    let now = state.clock.now();
+    let error = match failure {
+        Failure::Store(e) => return Err(e.into()),
+        Failure::Provider(e) => e,
+    };
+    let record = |code: &'static str, until: DateTime<Utc>| async move {
+        if let Some((calendar, _)) = calendar {
+            state.store.record_sync_failure(&calendar.id, &calendar.account_id, code, until, now).await?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    match error {
+        ProviderError::CredentialsDead => {
+            tracing::warn!(profile_id = %profile.id, "the provider refused the credentials; profile disconnected");
+            state.store.set_profile_status(&profile.id, ProfileStatus::Disconnected, now).await?;
+            record("credentials_dead", now).await?;
+            Ok(JobOutcome::Skipped("the provider refused the credentials; the profile is disconnected"))
+        }
+        ProviderError::Transient { retry_after, reason } => {
+            if let Some((calendar, previous)) = calendar {
+                let wait = retry_delay(&calendar.id, previous + 1, retry_after);
+                let wait = chrono::Duration::from_std(wait).unwrap_or(PERMANENT_BACKOFF);
+                record("provider_unavailable", now + wait).await?;
+            }
+            Err(JobError::Retryable(anyhow::anyhow!("transient provider failure: {reason}")))
+        }
+        ProviderError::SyncTokenInvalid | ProviderError::Conflict | ProviderError::Permanent(_) => {
+            tracing::warn!(profile_id = %profile.id, %error, "job failed permanently");
+            record("provider_error", now + PERMANENT_BACKOFF).await?;
+            Ok(JobOutcome::Skipped("the provider failed permanently; recorded"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_after_from_the_service_is_waited_exactly() {
+        let calendar = CalendarId::generate();
+        assert_eq!(retry_delay(&calendar, 3, Some(Duration::from_secs(7))), Duration::from_secs(7));
+    }
+
+    #[test]
+    fn transient_retries_double_within_a_quarter_either_way_and_stop_growing_at_an_hour() {
+        let calendar = CalendarId::generate();
+        for (failures, base) in [(1u32, 60u64), (2, 120), (3, 240), (4, 480), (7, 3600), (40, 3600)] {
+            let wait = retry_delay(&calendar, failures, None).as_secs_f64();
+            let base = base as f64;
+            assert!((base * 0.75..base * 1.25).contains(&wait), "failure {failures}: {wait}s");
+        }
+    }
+
+    #[test]
+    fn calendars_that_failed_together_retry_at_different_times() {
+        let waits: std::collections::HashSet<Duration> =
+            (0..20).map(|_| retry_delay(&CalendarId::generate(), 1, None)).collect();
+        assert!(waits.len() > 15, "{waits:?}");
+    }
+}
