@@ -6,6 +6,7 @@ pub mod api;
 pub mod db;
 pub mod fixtures;
 pub mod logs;
+pub mod oauth;
 
 pub mod lambda_emulator;
 pub mod moto;

@@ -3,7 +3,6 @@
 
 use std::{sync::Arc, time::Duration as StdDuration};
 
-use axum::body::Body;
 use calsync_core::{
     AppState,
     adapters::QueueName,
@@ -13,15 +12,14 @@ use calsync_core::{
 };
 use calsync_tests::api::TestApi;
 use chrono::Duration;
-use http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use reqwest::Url;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+use calsync_tests::oauth::{
+    REDIRECT, Reply, authorize_uri, exchange, form, open_page, query_of, request_id, send_to, submit,
+};
 
 use super::api_on_both_backends;
-
-const REDIRECT: &str = "https://app.example/callback";
 
 api_on_both_backends!(
     the_authorize_page_shows_the_application_and_the_requested_scopes_in_words,
@@ -48,73 +46,8 @@ api_on_both_backends!(
     application_calendar_requests_are_checked,
 );
 
-/// A response as the tests read it: status, headers and the body as text.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-async fn send_to(state: &AppState, method: Method, uri: &str, content_type: Option<&str>, body: String) -> Reply {
-    let mut builder = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, "Bearer None");
-    if let Some(content_type) = content_type {
-        builder = builder.header(header::CONTENT_TYPE, content_type);
-    }
-    let response =
-        calsync_core::api::app(state.clone()).oneshot(builder.body(Body::from(body)).unwrap()).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
-}
-
 async fn send(api: &TestApi, method: Method, uri: &str, content_type: Option<&str>, body: String) -> Reply {
     send_to(&api.state, method, uri, content_type, body).await
-}
-
-/// Form-encodes `pairs`.
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut url = Url::parse("http://form.invalid/").unwrap();
-    url.query_pairs_mut().extend_pairs(pairs);
-    url.query().unwrap_or_default().to_owned()
-}
-
-fn authorize_uri(pairs: &[(&str, &str)]) -> String {
-    format!("/oauth/authorize?{}", form(pairs))
-}
-
-/// The query parameters of an absolute URL.
-fn query_of(url: &str) -> Vec<(String, String)> {
-    Url::parse(url).unwrap().query_pairs().into_owned().collect()
-}
-
-/// The value of the page's hidden `request` field.
-fn request_id(page: &str) -> String {
-    let start = page.find("name=\"request\" value=\"").expect("the page has a request field") + 22;
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-/// Opens the authorize page the way pycronofy's `user_auth_link` links to it.
-async fn open_page(api: &TestApi, app: &Application, scope: Option<&str>, state: &str) -> Reply {
-    let mut pairs = vec![("response_type", "code"), ("client_id", app.client_id.as_str()), ("redirect_uri", REDIRECT)];
-    if let Some(scope) = scope {
-        pairs.push(("scope", scope));
-    }
-    pairs.extend([("state", state), ("provider_name", ""), ("avoid_linking", "False")]);
-    send(api, Method::GET, &authorize_uri(&pairs), None, String::new()).await
-}
-
-async fn submit(api: &TestApi, fields: &[(&str, &str)]) -> Reply {
-    send(api, Method::POST, "/oauth/authorize", Some("application/x-www-form-urlencoded"), form(fields)).await
 }
 
 /// Runs the page with the hosted choice; returns the code from the redirect.
@@ -125,16 +58,6 @@ async fn hosted_code(api: &TestApi, app: &Application, scope: Option<&str>) -> S
     assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
     let location = reply.header("location").unwrap();
     query_of(location).into_iter().find(|(k, _)| k == "code").unwrap().1
-}
-
-async fn exchange(api: &TestApi, app: &Application, secret: &str, code: &str) -> (StatusCode, Value) {
-    api.post(
-        "/oauth/token",
-        Some("None"),
-        json!({"client_id": app.client_id, "client_secret": secret, "grant_type": "authorization_code",
-               "code": code, "redirect_uri": REDIRECT}),
-    )
-    .await
 }
 
 /// Runs the hosted flow and exchanges the code; returns the token response.

@@ -5,44 +5,24 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use calsync_core::crypto::Credentials;
-use calsync_core::domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus};
 use calsync_core::jobs::{JobError, JobOutcome, SyncJob, handle_sync_message};
-use calsync_core::providers::caldav::{CalDavClient, Policy, Precondition};
+use calsync_core::providers::caldav::{Policy, Precondition};
 use calsync_core::store::ApplicationUpdate;
 use calsync_core::sync::caldav::CalDavProvider;
 use calsync_core::sync::{CalendarProvider, CursorState, ProviderError, SyncReport, sync_calendar_reporting};
 use calsync_core::tokens;
-use calsync_core::{domain::Event, domain::SyncState, lambda::sqs_batch, state::AppState};
+use calsync_core::{domain::SyncState, lambda::sqs_batch, state::AppState};
 use calsync_tests::api::{Authorized, TestApi};
 use calsync_tests::caldav::{Server, event, fresh_calendar};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-macro_rules! sync_on_both_backends_and_servers {
-    ($($name:ident),+ $(,)?) => {
-        sync_on_both_backends_and_servers!(@backend sqlite, Sqlite, $($name),+);
-        sync_on_both_backends_and_servers!(@backend postgres, Postgres, $($name),+);
-    };
-    (@backend $module:ident, $backend:ident, $($name:ident),+) => {
-        mod $module {
-            sync_on_both_backends_and_servers!(@server radicale, Radicale, $backend, $($name),+);
-            sync_on_both_backends_and_servers!(@server xandikos, Xandikos, $backend, $($name),+);
-        }
-    };
-    (@server $module:ident, $server:ident, $backend:ident, $($name:ident),+) => {
-        mod $module {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::$backend).await;
-                    super::super::$name(&api, calsync_tests::caldav::Server::$server).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
+use super::{
+    all_day, caldav_account, changed_since, etag_of, events, job, row, snapshot, stored_calendar,
+    weekly_with_a_moved_instance,
+};
 
 sync_on_both_backends_and_servers!(
     a_caldav_calendar_is_synced_incrementally_idempotently_and_resynced_without_spurious_changes,
@@ -70,125 +50,6 @@ mod a_refused_password_disconnects_the_profile {
         super::a_refused_password_disconnects_the_profile(&api).await;
         api.cleanup().await;
     }
-}
-
-/// An account authorized for an application, with a CalDAV profile on `server`.
-async fn caldav_account(api: &TestApi, server: Server) -> (Authorized, Profile) {
-    let (app, _) = api.application("Syncer").await;
-    let who = api.authorized(&app, "read_events").await;
-    let endpoint = server.endpoint();
-    let now = api.now();
-    let profile = Profile {
-        id: ProfileId::generate(),
-        account_id: who.account.id.clone(),
-        provider: ProviderName::CalDav,
-        provider_service: ProviderService::CalDav,
-        email: "ada@example.com".into(),
-        name: Some("Ada Lovelace".into()),
-        tzid: Some("Etc/UTC".into()),
-        status: ProfileStatus::Active,
-        server_url: Some(endpoint.url.clone()),
-        created_at: now,
-        updated_at: now,
-    };
-    api.state.store.create_profile(&profile).await.unwrap();
-    let credentials = Credentials::Password {
-        email: "ada@example.com".into(),
-        password: endpoint.password.clone(),
-        username: Some(endpoint.username.clone()),
-    };
-    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
-    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, now).await.unwrap();
-    (who, profile)
-}
-
-async fn job(api: &TestApi, job: SyncJob) -> JobOutcome {
-    handle_sync_message(&api.state, &serde_json::to_string(&job).unwrap()).await.expect("the sync job succeeds")
-}
-
-/// The stored calendar synced from the collection at `href`.
-async fn stored_calendar(api: &TestApi, who: &Authorized, href: &str) -> Calendar {
-    let calendars = api.state.store.list_calendars(&who.account.id).await.unwrap();
-    calendars.into_iter().find(|c| c.provider_calendar_id == href).expect("the calendar was synced")
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `(summary, start, deleted)` of the calendar's events, in the API's order.
-async fn events(api: &TestApi, who: &Authorized, calendar: &Calendar, extra: &str) -> Vec<(String, Value, bool)> {
-    // From the day before now: the API reads only within the application's sync window.
-    let from = (api.now() - Duration::days(1)).date_naive();
-    let path = format!("/v1/events?tzid=Etc/UTC&from={from}&to=2026-06-01&calendar_ids[]={}{extra}", calendar.id);
-    let (status, body) = api.get(&path, &who.access_token).await;
-    assert_eq!(status, 200, "{body}");
-    let list = body["events"].as_array().expect("an events array");
-    list.iter()
-        .map(|e| {
-            (e["summary"].as_str().unwrap_or_default().to_owned(), e["start"].clone(), e["deleted"] == json!(true))
-        })
-        .collect()
-}
-
-/// Events changed after `since`, deleted ones included.
-async fn changed_since(
-    api: &TestApi,
-    who: &Authorized,
-    calendar: &Calendar,
-    since: DateTime<Utc>,
-) -> Vec<(String, Value, bool)> {
-    events(api, who, calendar, &format!("&include_deleted=true&last_modified={}", stamp(since))).await
-}
-
-fn ics(lines: &[&str]) -> String {
-    let mut all = vec!["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calsync//tests//EN"];
-    all.extend_from_slice(lines);
-    all.push("END:VCALENDAR");
-    all.push("");
-    all.join("\r\n")
-}
-
-fn all_day() -> String {
-    ics(&[
-        "BEGIN:VEVENT",
-        "UID:sync-holiday",
-        "DTSTAMP:20260501T100000Z",
-        "DTSTART;VALUE=DATE:20260506",
-        "DTEND;VALUE=DATE:20260507",
-        "SUMMARY:Holiday",
-        "END:VEVENT",
-    ])
-}
-
-fn weekly_with_a_moved_instance() -> String {
-    ics(&[
-        "BEGIN:VEVENT",
-        "UID:sync-weekly",
-        "DTSTAMP:20260501T100000Z",
-        "DTSTART:20260505T140000Z",
-        "DTEND:20260505T150000Z",
-        "RRULE:FREQ=WEEKLY;COUNT=4",
-        "SUMMARY:Weekly review",
-        "END:VEVENT",
-        "BEGIN:VEVENT",
-        "UID:sync-weekly",
-        "DTSTAMP:20260501T100000Z",
-        "RECURRENCE-ID:20260512T140000Z",
-        "DTSTART:20260512T160000Z",
-        "DTEND:20260512T170000Z",
-        "SUMMARY:Weekly review (moved)",
-        "END:VEVENT",
-    ])
-}
-
-async fn etag_of(client: &CalDavClient, calendar: &str, href: &str) -> String {
-    let listed = client.list_etags(calendar).await.expect("list etags");
-    listed.into_iter().find(|(h, _)| h == href).map(|(_, etag)| etag).expect("the resource is listed")
-}
-
-fn row(summary: &str, start: &str) -> (String, Value, bool) {
-    (summary.to_owned(), json!(start), false)
 }
 
 async fn a_caldav_calendar_is_synced_incrementally_idempotently_and_resynced_without_spurious_changes(
@@ -499,14 +360,6 @@ async fn the_caldav_provider_writes_conditionally_and_deletes(server: Server) {
     provider.delete(&written.remote_id, None).await.expect("deleting again succeeds");
     let listing = provider.list_range(&href, start, start + Duration::days(31)).await.expect("list");
     assert!(listing.resources.is_empty());
-}
-
-/// Everything the store holds about one calendar's sync: its events and its sync state.
-async fn snapshot(api: &TestApi, calendar: &Calendar) -> (Vec<Event>, Option<SyncState>) {
-    let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let calendars = std::slice::from_ref(&calendar.id);
-    let events = api.state.store.list_events_changed_since(calendars, epoch, 10_000).await.unwrap();
-    (events, api.state.store.get_sync_state(&calendar.id).await.unwrap())
 }
 
 async fn an_unchanged_calendar_costs_one_request_and_writes_nothing(api: &TestApi, server: Server) {
