@@ -51,6 +51,9 @@ pub enum BlobConfig {
     Directory { path: PathBuf },
 }
 
+/// The longest spread of scheduled jobs: SQS's longest message delay.
+pub const MAX_JOB_SPREAD_SECS: u64 = 15 * 60;
+
 /// The whole configuration of one process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -71,6 +74,9 @@ pub struct Config {
     pub allow_http_callbacks: bool,
     /// Requests each application may make.
     pub rate_limits: RateLimits,
+    /// Scheduled fan-outs (the calendar poll, the daily window advance) delay each job by a
+    /// random part of this, so calendar servers see them spread out rather than all at once.
+    pub job_spread: std::time::Duration,
 }
 
 /// Per-application request budgets.
@@ -216,7 +222,24 @@ impl Config {
             per_minute: number("CALSYNC_RATE_LIMIT_PER_MINUTE", RateLimits::default().per_minute)?,
         };
 
+        // SQS delays a message by at most 15 minutes.
+        let job_spread = match lookup("CALSYNC_JOB_SPREAD_SECONDS") {
+            None => std::time::Duration::from_secs(MAX_JOB_SPREAD_SECS),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= MAX_JOB_SPREAD_SECS)
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "CALSYNC_JOB_SPREAD_SECONDS",
+                        format!("must be a number of seconds from 0 to {MAX_JOB_SPREAD_SECS}, not `{v}`"),
+                    )
+                })?,
+        };
+
         Ok(Self {
+            job_spread,
             mode,
             database,
             keyring,
@@ -307,6 +330,16 @@ mod tests {
             matches!(c.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from(".calsync/calsync.db"))
         );
         assert!(c.allow_http_callbacks);
+    }
+
+    #[test]
+    fn scheduled_jobs_spread_over_fifteen_minutes_unless_configured_within_that() {
+        assert_eq!(config(&[]).unwrap().job_spread, std::time::Duration::from_secs(900));
+        let none = config(&[("CALSYNC_JOB_SPREAD_SECONDS", "0")]).unwrap();
+        assert_eq!(none.job_spread, std::time::Duration::ZERO);
+        let err = config(&[("CALSYNC_JOB_SPREAD_SECONDS", "901")]).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_JOB_SPREAD_SECONDS");
+        assert_eq!(err.problem, "must be a number of seconds from 0 to 900, not `901`");
     }
 
     #[test]

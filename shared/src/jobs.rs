@@ -34,6 +34,12 @@ pub enum SyncJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<CalendarId>,
     },
+    /// The periodic poll (sent by the scheduler): queue a `SyncCalendarList` for every connected
+    /// profile on a remote service after `after`, a page at a time.
+    PollProfiles {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<ProfileId>,
+    },
 }
 
 /// A job on the notify queue.
@@ -106,6 +112,7 @@ pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutc
             }
         }
         SyncJob::AdvanceWindows { after } => return sync::advance_windows(state, after.as_ref()).await,
+        SyncJob::PollProfiles { after } => return sync::poll_profiles(state, after.as_ref()).await,
         SyncJob::PushEvent { event_uid } => {
             let Some(event) = state.store.get_event(&event_uid).await? else {
                 return Ok(JobOutcome::Skipped("event no longer exists"));

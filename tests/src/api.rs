@@ -82,6 +82,8 @@ impl TestApi {
             // High enough that only the rate-limit tests meet them; those set their own state.
             "CALSYNC_RATE_LIMIT_PER_SECOND" => Some("100000".to_owned()),
             "CALSYNC_RATE_LIMIT_PER_MINUTE" => Some("1000000".to_owned()),
+            // Scheduled fan-outs queue their jobs at once, so tests can run them.
+            "CALSYNC_JOB_SPREAD_SECONDS" => Some("0".to_owned()),
             _ => None,
         })
         .expect("test configuration");

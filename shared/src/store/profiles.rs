@@ -93,4 +93,22 @@ impl Store {
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(status).bind(now).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
+
+    /// Up to `limit` ids of connected profiles on a remote service (hosted ones have nothing to
+    /// poll) after `after` in id order: the pages the periodic poll walks.
+    #[tracing::instrument(skip_all)]
+    pub async fn polled_profile_ids(&self, after: Option<&ProfileId>, limit: i64) -> StoreResult<Vec<ProfileId>> {
+        // language=SQL
+        const SQL: &str = "SELECT id FROM profiles WHERE status <> $1 AND provider <> $2 \
+                           AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4";
+        let after = after.map(ProfileId::as_str);
+        let ids = with_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(ProfileStatus::Disconnected)
+            .bind(ProviderName::Hosted)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(ids)
+    }
 }

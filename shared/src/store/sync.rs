@@ -18,6 +18,9 @@ pub struct SyncCommit {
     pub upserts: Vec<EventUpsert>,
     /// Live events to tombstone.
     pub tombstones: Vec<EventUid>,
+    /// Partner events to tombstone because their resource was deleted at the provider: nothing
+    /// is left to push for them.
+    pub partner_removals: Vec<EventUid>,
     /// New provider versions (ETags) of partner events, seen when the sync met their resources.
     pub partner_etags: Vec<(EventUid, Option<String>)>,
     /// The window's start, when the commit also records which events left the window: those
@@ -63,6 +66,8 @@ impl Store {
         // language=SQL
         const SET_ETAG: &str = "UPDATE events SET etag = $2 WHERE uid = $1";
         // language=SQL
+        const SET_PUSHED_DELETED: &str = "UPDATE events SET pushed_hash = 'deleted' WHERE uid = $1";
+        // language=SQL
         const BACK_IN_WINDOW: &str = "UPDATE events SET left_window_at = NULL \
                                       WHERE calendar_id = $1 AND end_at > $2 AND left_window_at IS NOT NULL";
         let sql = UpsertSql::of(self);
@@ -77,6 +82,11 @@ impl Store {
             for uid in &commit.tombstones {
                 let query = sqlx::query(MARK_DELETED).bind(uid).bind(true).bind(now).bind(false);
                 committed.deleted += usize::from(query.execute(&mut *tx).await?.rows_affected() == 1);
+            }
+            for uid in &commit.partner_removals {
+                let query = sqlx::query(MARK_DELETED).bind(uid).bind(true).bind(now).bind(false);
+                committed.deleted += usize::from(query.execute(&mut *tx).await?.rows_affected() == 1);
+                sqlx::query(SET_PUSHED_DELETED).bind(uid).execute(&mut *tx).await?;
             }
             for (uid, etag) in &commit.partner_etags {
                 sqlx::query(SET_ETAG).bind(uid).bind(etag).execute(&mut *tx).await?;

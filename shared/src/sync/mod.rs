@@ -6,10 +6,10 @@
 //! `window` is the range of time kept in the cache. The jobs: `calendar_list` refreshes a
 //! profile's calendars, `calendar` syncs one calendar and advances its window (planning its
 //! writes with `plan` and committing them in one transaction), `push` writes partner events back
-//! to the provider, and `advance` fans the daily window advance out over every calendar.
+//! to the provider, and `schedule` fans the periodic poll and the daily window advance out
+//! over every profile and calendar.
 //! `connect` builds adapters and classifies their failures.
 
-pub mod advance;
 pub mod caldav;
 pub mod calendar;
 pub mod calendar_list;
@@ -18,9 +18,9 @@ pub mod hosted;
 mod plan;
 pub mod provider;
 pub mod push;
+pub mod schedule;
 pub mod window;
 
-pub use advance::advance_windows;
 pub use calendar::{
     CursorState, SyncReport, advance_window, advance_window_reporting, sync_calendar, sync_calendar_reporting,
 };
@@ -28,4 +28,5 @@ pub use calendar_list::sync_calendar_list;
 pub use connect::{handles, retry_delay};
 pub use provider::{CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written};
 pub use push::{partner_ical_uid, push_event};
+pub use schedule::{advance_windows, poll_profiles};
 pub use window::{SyncWindow, sync_window};

@@ -30,8 +30,8 @@ pub(super) struct Plan<'a> {
     commit: SyncCommit,
     /// Provider ids planned for upsert, which no tombstone may hit.
     upserted: HashSet<String>,
-    /// Events to tombstone, with their provider id (`None` for partner events).
-    tombstones: Vec<(EventUid, Option<String>)>,
+    /// Third-party events to tombstone, with their provider id.
+    tombstones: Vec<(EventUid, String)>,
     tombstoned: HashSet<EventUid>,
     /// Resources that could not be read.
     pub(super) skipped: usize,
@@ -68,7 +68,7 @@ impl<'a> Plan<'a> {
         self.commit.tombstones = self
             .tombstones
             .into_iter()
-            .filter(|(_, provider_id)| provider_id.as_ref().is_none_or(|id| !upserted.contains(id)))
+            .filter(|(_, provider_id)| !upserted.contains(provider_id))
             .map(|(event, _)| event)
             .collect();
         self.commit
@@ -106,9 +106,8 @@ impl<'a> Plan<'a> {
     /// series, or the partner event whose resource was deleted on the server.
     pub(super) async fn remove(&mut self, uid: &str) -> Result<(), StoreError> {
         if let Some(partner) = self.partners.get(uid) {
-            if !partner.deleted {
-                let event = partner.uid.clone();
-                self.tombstone(event, None);
+            if !partner.deleted && self.tombstoned.insert(partner.uid.clone()) {
+                self.commit.partner_removals.push(partner.uid.clone());
             }
             return Ok(());
         }
@@ -125,13 +124,13 @@ impl<'a> Plan<'a> {
             .await?;
         for (event, provider_id) in live {
             if !seen.contains(&provider_id) {
-                self.tombstone(event, Some(provider_id));
+                self.tombstone(event, provider_id);
             }
         }
         Ok(())
     }
 
-    fn tombstone(&mut self, event: EventUid, provider_id: Option<String>) {
+    fn tombstone(&mut self, event: EventUid, provider_id: String) {
         if self.tombstoned.insert(event.clone()) {
             self.tombstones.push((event, provider_id));
         }
@@ -148,7 +147,7 @@ impl<'a> Plan<'a> {
         let live = self.state.store.live_provider_events_of_series(&self.calendar.id, uid, overlapping).await?;
         for (event, provider_id) in live {
             if !keep.contains(&provider_id) {
-                self.tombstone(event, Some(provider_id));
+                self.tombstone(event, provider_id);
             }
         }
         Ok(())

@@ -19,7 +19,8 @@ use crate::jobs::{JobError, JobOutcome};
 use crate::state::AppState;
 use crate::store::EventUpsert;
 
-/// What `pushed_hash` holds once a deletion has reached the provider.
+/// What `pushed_hash` holds once a deletion has reached the provider (or came from it); the
+/// store writes the same value when a sync finds a partner event deleted at the provider.
 const DELETED: &str = "deleted";
 
 /// The iCalendar UID of a partner event: stable for the application's `event_id`, the same on

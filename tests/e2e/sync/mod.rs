@@ -45,8 +45,13 @@ macro_rules! sync_on_both_backends_and_servers {
 
 /// An account authorized for an application, with a CalDAV profile on `server`.
 pub(super) async fn caldav_account(api: &TestApi, server: Server) -> (Authorized, Profile) {
+    caldav_account_with_scopes(api, server, "read_events").await
+}
+
+/// [`caldav_account`] with the authorization's `scopes`.
+pub(super) async fn caldav_account_with_scopes(api: &TestApi, server: Server, scopes: &str) -> (Authorized, Profile) {
     let (app, _) = api.application("Syncer").await;
-    let who = api.authorized(&app, "read_events").await;
+    let who = api.authorized(&app, scopes).await;
     let endpoint = server.endpoint();
     let now = api.now();
     let profile = Profile {
