@@ -18,6 +18,7 @@ pub mod ical;
 pub mod jobs;
 pub mod lambda;
 pub mod local;
+pub mod net;
 pub mod policy;
 pub mod providers;
 pub mod retention;

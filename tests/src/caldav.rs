@@ -62,14 +62,14 @@ impl Server {
     /// A client for the server's account over plain HTTP (loopback only).
     pub fn client(self) -> CalDavClient {
         let endpoint = self.endpoint();
-        CalDavClient::new(&endpoint.url, &endpoint.username, &endpoint.password, Policy { allow_http: true })
+        CalDavClient::new(&endpoint.url, &endpoint.username, &endpoint.password, Policy::local())
             .expect("a client for the local server")
     }
 
     /// A client with a password the server rejects.
     pub fn client_with_password(self, password: &str) -> CalDavClient {
         let endpoint = self.endpoint();
-        CalDavClient::new(&endpoint.url, &endpoint.username, password, Policy { allow_http: true })
+        CalDavClient::new(&endpoint.url, &endpoint.username, password, Policy::local())
             .expect("a client for the local server")
     }
 }

@@ -71,8 +71,8 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         .open(&profile.id, &sealed)
         .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
     let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
-    // Plain HTTP servers are only reachable in the local single-process mode.
-    let policy = Policy { allow_http: state.config.mode == Mode::Local };
+    // Plain HTTP and servers on private addresses are reachable in the local mode only.
+    let policy = if state.config.mode == Mode::Local { Policy::local() } else { Policy::production() };
     let provider = CalDavProvider::new(server_url, &credentials, policy, default_tz)?;
     if let Some(renewed) = provider.refresh_credentials().await? {
         let sealed = state

@@ -334,8 +334,8 @@ async fn the_caldav_provider_writes_conditionally_and_deletes(server: Server) {
         password: endpoint.password.clone(),
         username: Some(endpoint.username.clone()),
     };
-    let provider = CalDavProvider::new(&endpoint.url, &credentials, Policy { allow_http: true }, chrono_tz::UTC)
-        .expect("a provider");
+    let provider =
+        CalDavProvider::new(&endpoint.url, &credentials, Policy::local(), chrono_tz::UTC).expect("a provider");
     let first = event("sync-write", "Written", "20260504T090000Z", "20260504T093000Z");
     let written = provider.write(&href, "sync-write.ics", &first, None).await.expect("create");
     assert_eq!(written.remote_id, format!("{href}sync-write.ics"));

@@ -6,7 +6,9 @@
 //! password there. Discovery follows the `/.well-known/caldav` redirect itself (same origin
 //! only); everywhere else a 3xx is a `Permanent` error. Plain `http://` is refused unless the
 //! policy allows it (the local single-process mode and tests), and so is an href pointing at a
-//! different origin over plain HTTP.
+//! different origin over plain HTTP. Outside local mode only public addresses are contacted: IP
+//! literals are checked on every URL and names are resolved by a resolver that drops non-public
+//! addresses, so a server URL typed by an end-user cannot reach into the deployment's network.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,7 @@ use url::Url;
 
 use super::errors::CalDavError;
 use super::xml::XmlError;
+use crate::net::{PublicResolver, check_host};
 
 /// Largest response body read; a bigger one is abandoned mid-download.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
@@ -31,6 +34,22 @@ pub(crate) const XML: &str = "application/xml; charset=utf-8";
 pub struct Policy {
     /// Allow plain `http://` URLs (local mode and tests only; credentials travel in clear).
     pub allow_http: bool,
+    /// Allow servers on private, loopback and other non-public addresses (local mode, where the
+    /// server is often on the same network). In production an end-user's server URL must not
+    /// reach into the deployment's own network.
+    pub allow_private: bool,
+}
+
+impl Policy {
+    /// The local single-process mode and tests: plain HTTP and private addresses allowed.
+    pub fn local() -> Self {
+        Policy { allow_http: true, allow_private: true }
+    }
+
+    /// Production: HTTPS to public addresses only.
+    pub fn production() -> Self {
+        Policy { allow_http: false, allow_private: false }
+    }
 }
 
 /// A CalDAV client for one account on one server.
@@ -60,7 +79,10 @@ impl CalDavClient {
             return Err(CalDavError::Refused("the server URL must not embed credentials".into()));
         }
         check_scheme(&base, policy)?;
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder();
+        // Names are resolved to public addresses only, at connect time (net.rs).
+        let builder = if policy.allow_private { builder } else { builder.dns_resolver(PublicResolver::shared()) };
+        let http = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -154,11 +176,15 @@ pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) 
 
 fn check_scheme(url: &Url, policy: Policy) -> Result<(), CalDavError> {
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if policy.allow_http => Ok(()),
-        "http" => Err(CalDavError::Refused("plain HTTP is not allowed; use https".into())),
-        _ => Err(CalDavError::Refused("only http and https URLs are supported".into())),
+        "https" => {}
+        "http" if policy.allow_http => {}
+        "http" => return Err(CalDavError::Refused("plain HTTP is not allowed; use https".into())),
+        _ => return Err(CalDavError::Refused("only http and https URLs are supported".into())),
     }
+    if !policy.allow_private && check_host(url).is_err() {
+        return Err(CalDavError::Refused("the server's address is not on the public internet".into()));
+    }
+    Ok(())
 }
 
 /// The comparable form of a URL: its path with percent-escapes decoded, because servers spell

@@ -96,7 +96,7 @@ async fn serve_fifty_megabytes(declare_length: bool) -> (String, tokio::task::Jo
 async fn a_fifty_megabyte_response_is_abandoned_at_the_size_cap() {
     for declare_length in [true, false] {
         let (url, server) = serve_fifty_megabytes(declare_length).await;
-        let client = CalDavClient::new(&url, "user", "secret", Policy { allow_http: true }).expect("client");
+        let client = CalDavClient::new(&url, "user", "secret", Policy::local()).expect("client");
         let started = Instant::now();
         let result = client.ctag("/").await;
         assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -192,7 +192,7 @@ fn plain_http_is_refused_unless_the_policy_allows_it() {
         CalDavClient::new("http://calendar.example/", "u", "p", Policy::default()).err(),
         Some(CalDavError::Refused("plain HTTP is not allowed; use https".into()))
     );
-    assert!(CalDavClient::new("http://127.0.0.1:1/", "u", "p", Policy { allow_http: true }).is_ok());
+    assert!(CalDavClient::new("http://127.0.0.1:1/", "u", "p", Policy::local()).is_ok());
     assert_eq!(
         CalDavClient::new("https://u:p@calendar.example/", "u", "p", Policy::default()).err(),
         Some(CalDavError::Refused("the server URL must not embed credentials".into()))
@@ -200,11 +200,27 @@ fn plain_http_is_refused_unless_the_policy_allows_it() {
 }
 
 #[tokio::test]
+async fn outside_local_mode_servers_on_non_public_addresses_are_refused_before_and_after_resolution() {
+    let refused = Some(CalDavError::Refused("the server's address is not on the public internet".into()));
+    for url in ["https://169.254.169.254/", "https://[::ffff:127.0.0.1]/", "https://10.0.0.1/", "https://2130706433/"] {
+        assert_eq!(CalDavClient::new(url, "u", "p", Policy::production()).err(), refused, "{url}");
+    }
+    // A name is checked where the connection is made: `localhost` resolves to loopback only.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let client =
+        CalDavClient::new(&format!("https://localhost:{port}/"), "u", "p", Policy::production()).expect("client");
+    assert_eq!(client.ctag("/cal/").await.err(), refused);
+    // An href the server sends is held to the same rule.
+    let public = CalDavClient::new("https://calendar.example/", "u", "p", Policy::production()).expect("client");
+    assert_eq!(public.ctag("https://169.254.169.254/cal/").await.err(), refused);
+}
+
+#[tokio::test]
 async fn a_server_that_is_not_listening_is_a_transient_failure() {
     // Bind then drop a listener so the port is known to be closed.
     let port = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr").port();
-    let client =
-        CalDavClient::new(&format!("http://127.0.0.1:{port}/"), "u", "p", Policy { allow_http: true }).expect("client");
+    let client = CalDavClient::new(&format!("http://127.0.0.1:{port}/"), "u", "p", Policy::local()).expect("client");
     assert_eq!(
         client.ctag("/cal/").await,
         Err(CalDavError::Transient { retry_after: None, reason: "could not connect".into() })

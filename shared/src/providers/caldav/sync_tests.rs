@@ -53,7 +53,7 @@ async fn scripted_server() -> (String, tokio::task::JoinHandle<Vec<String>>) {
 #[tokio::test]
 async fn a_truncated_sync_collection_is_followed_to_the_end_and_merged() {
     let (url, server) = scripted_server().await;
-    let client = CalDavClient::new(&url, "user", "secret", Policy { allow_http: true }).expect("client");
+    let client = CalDavClient::new(&url, "user", "secret", Policy::local()).expect("client");
 
     let mut result = client.sync_collection("/cal/", Some("t0")).await.expect("sync");
     result.changed.sort();
