@@ -52,7 +52,8 @@ impl CalDavProvider {
                 Ok(series) => parsed.push(RemoteResource { remote_id: resource.href, etag: resource.etag, series }),
                 Err(error) => {
                     skipped += 1;
-                    tracing::warn!(%error, "a calendar resource could not be read and was skipped");
+                    // The reason and the resource's id, never its content.
+                    tracing::warn!(href = %resource.href, %error, "a calendar resource could not be read and was skipped");
                 }
             }
         }

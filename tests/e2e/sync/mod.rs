@@ -5,7 +5,7 @@
 //! `calendar`: incremental sync, resync, the change-marker short-circuit, backoff and SQS batches;
 //! `connect`: a profile connected through the authorization page and read back exactly;
 //! `push`: partner events written back to the server; `window`: the daily window advance;
-//! `hosted`: calendars calsync hosts, through the same jobs.
+//! `hosted`: calendars calsync hosts, through the same jobs; `hostile`: bad data from a server.
 
 use calsync_core::crypto::Credentials;
 use calsync_core::domain::{
@@ -188,6 +188,7 @@ pub(super) async fn snapshot(api: &TestApi, calendar: &Calendar) -> (Vec<Event>,
 mod calendar;
 mod connect;
 mod hosted;
+mod hostile;
 mod push;
 mod window;
 
