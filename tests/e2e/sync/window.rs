@@ -13,9 +13,10 @@ use calsync_tests::api::TestApi;
 use calsync_tests::caldav::{Server, event, fresh_calendar};
 use chrono::{DateTime, Duration, Utc};
 
-use super::{caldav_account, job, run_queued_jobs, snapshot, stored_calendar};
+use super::{caldav_account, etag_of, ics, job, run_queued_jobs, snapshot, stored_calendar};
 
 sync_on_both_backends_and_servers!(
+    overrides_that_move_an_instance_across_the_window_edge_add_and_remove_exactly_that_instance,
     the_window_advance_lists_the_days_that_entered_the_window_and_marks_what_left_it,
     the_scheduled_fan_outs_queue_one_job_per_live_calendar_and_polled_profile,
 );
@@ -28,6 +29,86 @@ async fn cached(api: &TestApi, calendar: &Calendar) -> Vec<(String, Option<DateT
     events.into_iter().map(|e: Event| (e.summary.unwrap_or_default(), e.left_window_at)).collect()
 }
 
+/// Keeps 1 day back and 10 ahead: on 1 May 10:00 the cache holds 29 April to 13 May.
+async fn narrow_window(api: &TestApi, who: &calsync_tests::api::Authorized) -> calsync_core::domain::ApplicationId {
+    let application = api.state.store.list_authorizations(&who.account.id).await.unwrap()[0].application_id.clone();
+    let narrow =
+        ApplicationUpdate { sync_past_days: Some(1), sync_future_days: Some(10), ..ApplicationUpdate::default() };
+    api.state.store.update_application(&application, &narrow, api.now()).await.unwrap();
+    application
+}
+
+/// `(summary, start, deleted)` of every cached event of the calendar changed after `since`.
+async fn changed_after(api: &TestApi, calendar: &Calendar, since: DateTime<Utc>) -> Vec<(String, String, bool)> {
+    let (mut events, _) = snapshot(api, calendar).await;
+    events.retain(|e| e.last_modified > since);
+    events.sort_by_key(|e| e.start.sort_key());
+    events.into_iter().map(|e| (e.summary.unwrap_or_default(), e.start.sort_key().to_rfc3339(), e.deleted)).collect()
+}
+
+async fn overrides_that_move_an_instance_across_the_window_edge_add_and_remove_exactly_that_instance(
+    api: &TestApi,
+    server: Server,
+) {
+    let (who, profile) = caldav_account(api, server).await;
+    narrow_window(api, &who).await;
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    // Tuesdays from 5 May: the 5th and the 12th are inside the window, the 19th and 26th beyond.
+    let master = [
+        "BEGIN:VEVENT",
+        "UID:edge-weekly",
+        "DTSTAMP:20260501T100000Z",
+        "DTSTART:20260505T140000Z",
+        "DTEND:20260505T150000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=4",
+        "SUMMARY:Weekly",
+        "END:VEVENT",
+    ];
+    let series = client.put(&href, "edge-weekly.ics", &ics(&master), Precondition::Create).await.unwrap().href;
+    assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, JobOutcome::Done);
+    let calendar = stored_calendar(api, &who, &href).await;
+    run_queued_jobs(api, &href).await;
+    let synced = api.now();
+    let in_window = |day: &str| ("Weekly".to_owned(), format!("2026-05-{day}T14:00:00+00:00"), false);
+    assert_eq!(
+        changed_after(api, &calendar, DateTime::<Utc>::UNIX_EPOCH).await,
+        vec![in_window("05"), in_window("12")]
+    );
+
+    // The 12th moves out beyond the window's end and the 19th moves in, to the 8th.
+    api.clock.advance(Duration::minutes(1));
+    let mut edited = master.to_vec();
+    edited.extend([
+        "BEGIN:VEVENT",
+        "UID:edge-weekly",
+        "DTSTAMP:20260501T110000Z",
+        "RECURRENCE-ID:20260512T140000Z",
+        "DTSTART:20260520T140000Z",
+        "DTEND:20260520T150000Z",
+        "SUMMARY:Weekly",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:edge-weekly",
+        "DTSTAMP:20260501T110000Z",
+        "RECURRENCE-ID:20260519T140000Z",
+        "DTSTART:20260508T140000Z",
+        "DTEND:20260508T150000Z",
+        "SUMMARY:Weekly (moved in)",
+        "END:VEVENT",
+    ]);
+    let etag = etag_of(&client, &href, &series).await;
+    client.put(&href, "edge-weekly.ics", &ics(&edited), Precondition::Update(etag)).await.unwrap();
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+    assert_eq!(
+        changed_after(api, &calendar, synced).await,
+        vec![
+            ("Weekly (moved in)".to_owned(), "2026-05-08T14:00:00+00:00".to_owned(), false),
+            ("Weekly".to_owned(), "2026-05-12T14:00:00+00:00".to_owned(), true),
+        ]
+    );
+}
+
 async fn the_window_advance_lists_the_days_that_entered_the_window_and_marks_what_left_it(
     api: &TestApi,
     server: Server,
@@ -35,10 +116,7 @@ async fn the_window_advance_lists_the_days_that_entered_the_window_and_marks_wha
     // An application that keeps 1 day back and 10 ahead: on 1 May 10:00 the cache holds 29 April
     // 00:00 to 13 May 00:00 (whole UTC days with a day of margin).
     let (who, profile) = caldav_account(api, server).await;
-    let application = api.state.store.list_authorizations(&who.account.id).await.unwrap()[0].application_id.clone();
-    let narrow =
-        ApplicationUpdate { sync_past_days: Some(1), sync_future_days: Some(10), ..ApplicationUpdate::default() };
-    api.state.store.update_application(&application, &narrow, api.now()).await.unwrap();
+    let application = narrow_window(api, &who).await;
     let client = server.client();
     let href = fresh_calendar(server, &client).await;
     for (uid, summary, start, end) in [
