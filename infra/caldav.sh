@@ -7,7 +7,7 @@
 # Both live in the project's own virtualenv ($REPO/.venv), pinned to one minor series each
 # because their status codes for the same precondition differ between releases (providers.md §4.2).
 # Each server gets a free loopback port and a fresh temporary storage directory, so every run
-# starts empty. Radicale requires HTTP Basic auth (htpasswd, plain, one generated user); Xandikos
+# starts empty. Radicale requires HTTP Basic auth (htpasswd, plain, two generated users); Xandikos
 # only offers Basic auth over its self-signed HTTPS mode, so it runs without authentication and
 # ignores the credentials the client sends. Only the export lines go to stdout; progress and
 # errors go to stderr so `eval` never sees them. The servers keep running after this script
@@ -23,6 +23,10 @@ STATE_DIR="$REPO/target"
 WAIT_SECONDS=30
 USERNAME=calsync
 PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+# A second Radicale account named like an Apple ID: the authorization page's iCloud form checks
+# the credentials it is given, and in the tests Radicale stands in for Apple's server.
+APPLE_ID=ada@icloud.example
+APPLE_PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 
 log() { echo "caldav.sh: $*" >&2; }
 
@@ -91,7 +95,7 @@ radicale_dir="$(mktemp -d "$STATE_DIR/caldav-radicale.XXXXXX")"
 radicale_port="$(free_port)"
 radicale_url="http://$HOST:$radicale_port"
 radicale_log="$STATE_DIR/radicale.log"
-printf '%s:%s\n' "$USERNAME" "$PASSWORD" >"$radicale_dir/users"
+printf '%s:%s\n%s:%s\n' "$USERNAME" "$PASSWORD" "$APPLE_ID" "$APPLE_PASSWORD" >"$radicale_dir/users"
 chmod 600 "$radicale_dir/users"
 # delay = 0: Radicale sleeps after a failed login by default, which only slows the wrong-password test.
 cat >"$radicale_dir/config" <<EOF
@@ -132,4 +136,6 @@ wait_for "$xandikos_url/" "$xandikos_pid" "$xandikos_log" || { kill "$radicale_p
 echo "export CALSYNC_TEST_RADICALE_URL=$radicale_url"
 echo "export CALSYNC_TEST_RADICALE_USER=$USERNAME"
 echo "export CALSYNC_TEST_RADICALE_PASSWORD=$PASSWORD"
+echo "export CALSYNC_TEST_RADICALE_APPLE_ID=$APPLE_ID"
+echo "export CALSYNC_TEST_RADICALE_APPLE_PASSWORD=$APPLE_PASSWORD"
 echo "export CALSYNC_TEST_XANDIKOS_URL=$xandikos_url"

@@ -51,6 +51,9 @@ pub enum BlobConfig {
     Directory { path: PathBuf },
 }
 
+/// Apple iCloud's CalDAV service.
+pub const ICLOUD_CALDAV_URL: &str = "https://caldav.icloud.com";
+
 /// The longest spread of scheduled jobs: SQS's longest message delay.
 pub const MAX_JOB_SPREAD_SECS: u64 = 15 * 60;
 
@@ -77,6 +80,8 @@ pub struct Config {
     /// Scheduled fan-outs (the calendar poll, the daily window advance) delay each job by a
     /// random part of this, so calendar servers see them spread out rather than all at once.
     pub job_spread: std::time::Duration,
+    /// Where iCloud accounts' CalDAV service is (`https://caldav.icloud.com`).
+    pub icloud_caldav_url: String,
 }
 
 /// Per-application request budgets.
@@ -238,7 +243,19 @@ impl Config {
                 })?,
         };
 
+        let icloud_caldav_url = match lookup("CALSYNC_ICLOUD_CALDAV_URL") {
+            None => ICLOUD_CALDAV_URL.to_owned(),
+            Some(url) if url.starts_with("https://") || (mode == Mode::Local && url.starts_with("http://")) => url,
+            Some(url) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_ICLOUD_CALDAV_URL",
+                    format!("must be an https:// URL, not `{url}`"),
+                ));
+            }
+        };
+
         Ok(Self {
+            icloud_caldav_url,
             job_spread,
             mode,
             database,

@@ -84,6 +84,8 @@ impl TestApi {
             "CALSYNC_RATE_LIMIT_PER_MINUTE" => Some("1000000".to_owned()),
             // Scheduled fan-outs queue their jobs at once, so tests can run them.
             "CALSYNC_JOB_SPREAD_SECONDS" => Some("0".to_owned()),
+            // Radicale stands in for Apple's CalDAV server (infra/caldav.sh).
+            "CALSYNC_ICLOUD_CALDAV_URL" => std::env::var("CALSYNC_TEST_RADICALE_URL").ok(),
             _ => None,
         })
         .expect("test configuration");

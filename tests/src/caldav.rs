@@ -28,6 +28,12 @@ fn required(name: &str) -> String {
     }
 }
 
+/// The Radicale account named like an Apple ID, which stands in for iCloud in the tests (the
+/// test API's `CALSYNC_ICLOUD_CALDAV_URL` is Radicale's URL): its email and password.
+pub fn apple_id() -> (String, String) {
+    (required("CALSYNC_TEST_RADICALE_APPLE_ID"), required("CALSYNC_TEST_RADICALE_APPLE_PASSWORD"))
+}
+
 impl Server {
     pub fn endpoint(self) -> Endpoint {
         match self {

@@ -32,7 +32,8 @@ pub async fn complete(
 
     let account = new_account(connection.account_email(), now);
     store.create_account(&account).await?;
-    let (provider, provider_service, profile_name, server_url) = connection.profile_fields();
+    let (provider, provider_service, profile_name, server_url) =
+        connection.profile_fields(&state.config.icloud_caldav_url);
     let profile = Profile {
         id: ProfileId::generate(),
         account_id: account.id.clone(),
@@ -50,8 +51,7 @@ pub async fn complete(
 
     match connection.credentials() {
         Some(credentials) => {
-            // The credentials are not tried against the provider here: no provider adapter is
-            // wired in yet, so a wrong password shows up only when the first sync runs.
+            // The page tried the credentials before completing (verify.rs).
             let sealed = state.vault.seal(&profile.id, &credentials).context("sealing the credentials")?;
             store.put_credentials(&profile.id, &account.id, &sealed, now).await?;
             let job = serde_json::to_string(&SyncJob::SyncCalendarList { profile_id: profile.id.clone() })?;

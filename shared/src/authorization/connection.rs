@@ -227,15 +227,13 @@ impl Connection {
         if problems.is_empty() { Ok(connection) } else { Err(problems) }
     }
 
-    /// The profile's provider, service, name (shown as `profile_name`) and server.
-    pub(super) fn profile_fields(&self) -> (ProviderName, ProviderService, String, Option<String>) {
+    /// The profile's provider, service, name (shown as `profile_name`) and server; iCloud
+    /// accounts live at `icloud_url`.
+    pub(super) fn profile_fields(&self, icloud_url: &str) -> (ProviderName, ProviderService, String, Option<String>) {
         match self {
-            Connection::Icloud { email, .. } => (
-                ProviderName::Apple,
-                ProviderService::Icloud,
-                email.clone(),
-                Some("https://caldav.icloud.com".to_owned()),
-            ),
+            Connection::Icloud { email, .. } => {
+                (ProviderName::Apple, ProviderService::Icloud, email.clone(), Some(icloud_url.to_owned()))
+            }
             Connection::Exchange { email, server_url, .. } => {
                 (ProviderName::Exchange, ProviderService::Exchange, email.clone(), server_url.clone())
             }
@@ -254,7 +252,7 @@ impl Connection {
         }
     }
 
-    pub(super) fn credentials(&self) -> Option<Credentials> {
+    pub(crate) fn credentials(&self) -> Option<Credentials> {
         match self {
             Connection::Icloud { email, password } => {
                 Some(Credentials::AppSpecificPassword { email: email.clone(), password: password.clone() })

@@ -23,6 +23,7 @@ mod request;
 mod response;
 mod revoke;
 mod service;
+mod verify;
 
 pub use application_calendars::{application_calendar, validate_application_calendar_id};
 pub use connect::complete;
@@ -34,6 +35,7 @@ pub use request::{AUTHORIZE_REQUEST_TTL, AuthorizeParams, DEFAULT_SCOPE, Refusal
 pub use response::{LinkingProfile, TokenResponse, token_response};
 pub use revoke::{RevokeTarget, revoke};
 pub use service::Service;
+pub use verify::verify;
 
 use chrono::{DateTime, Utc};
 

@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 use super::caldav::CalDavProvider;
 use super::hosted::HostedProvider;
 use super::provider::{CalendarProvider, ProviderError};
-use crate::config::Mode;
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus, ProviderName};
 use crate::jobs::{JobError, JobOutcome};
 use crate::providers::caldav::Policy;
@@ -72,7 +71,7 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
     let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
     // Plain HTTP and servers on private addresses are reachable in the local mode only.
-    let policy = if state.config.mode == Mode::Local { Policy::local() } else { Policy::production() };
+    let policy = Policy::for_mode(state.config.mode);
     let provider = CalDavProvider::new(server_url, &credentials, policy, default_tz)?;
     if let Some(renewed) = provider.refresh_credentials().await? {
         let sealed = state

@@ -11,6 +11,7 @@ use calsync_core::{
     jobs::SyncJob,
 };
 use calsync_tests::api::TestApi;
+use calsync_tests::caldav::{Server, apple_id};
 use chrono::Duration;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -39,6 +40,7 @@ api_on_both_backends!(
     icloud_credentials_are_stored_sealed_and_open_to_what_was_typed,
     an_invalid_icloud_email_shows_the_form_again_and_creates_nothing,
     caldav_and_exchange_forms_create_their_profiles,
+    credentials_the_server_refuses_or_a_server_that_does_not_answer_show_the_form_again_and_store_nothing,
     server_urls_must_be_https_unless_the_installation_allows_http,
     google_and_microsoft_are_shown_but_not_configured,
     a_completed_or_unknown_request_cannot_be_submitted,
@@ -453,14 +455,15 @@ async fn revoking_by_refresh_token_or_sub_ends_only_the_applications_own_authori
 async fn icloud_credentials_are_stored_sealed_and_open_to_what_was_typed(api: &TestApi) {
     let (app, secret) = api.application("Planner").await;
     let page = open_page(api, &app, Some("read_events"), "").await;
-    let password = "abcd-efgh-ijkl-mnop";
+    let (apple_id, password) = apple_id();
+    let password = password.as_str();
 
     let reply = submit(
         api,
         &[
             ("request", &request_id(&page.body)),
             ("service", "icloud"),
-            ("email", " ada@icloud.com "),
+            ("email", &format!(" {apple_id} ")),
             ("password", password),
         ],
     )
@@ -474,14 +477,14 @@ async fn icloud_credentials_are_stored_sealed_and_open_to_what_was_typed(api: &T
     let profile_id = ProfileId::parse(tokens["linking_profile"]["profile_id"].as_str().unwrap()).unwrap();
     assert_eq!(
         tokens["linking_profile"],
-        json!({"provider_name": "apple", "profile_id": profile_id.as_str(), "profile_name": "ada@icloud.com"})
+        json!({"provider_name": "apple", "profile_id": profile_id.as_str(), "profile_name": apple_id})
     );
     let store = &api.state.store;
     let profile = store.get_profile(&profile_id).await.unwrap().unwrap();
     assert_eq!((profile.provider, profile.provider_service), (ProviderName::Apple, ProviderService::Icloud));
-    assert_eq!(profile.server_url.as_deref(), Some("https://caldav.icloud.com"));
+    assert_eq!(profile.server_url, Some(api.state.config.icloud_caldav_url.clone()));
     let account = store.get_account(&profile.account_id).await.unwrap().unwrap();
-    assert_eq!(account.email.as_deref(), Some("ada@icloud.com"));
+    assert_eq!(account.email.as_deref(), Some(apple_id.as_str()));
 
     let sealed = store.get_credentials(&profile_id).await.unwrap().expect("credentials stored");
     for stored in [&sealed.ciphertext, &sealed.wrapped_key] {
@@ -489,7 +492,7 @@ async fn icloud_credentials_are_stored_sealed_and_open_to_what_was_typed(api: &T
     }
     assert_eq!(
         api.state.vault.open(&profile_id, &sealed).unwrap(),
-        Credentials::AppSpecificPassword { email: "ada@icloud.com".into(), password: password.into() }
+        Credentials::AppSpecificPassword { email: apple_id.clone(), password: password.into() }
     );
 
     let messages = api.state.queue.receive(QueueName::Sync, 10, StdDuration::ZERO).await.unwrap();
@@ -520,11 +523,10 @@ async fn an_invalid_icloud_email_shows_the_form_again_and_creates_nothing(api: &
     assert!(api.state.queue.receive(QueueName::Sync, 10, StdDuration::ZERO).await.unwrap().is_empty());
 
     // The same request still completes once the email is right.
-    let reply = submit(
-        api,
-        &[("request", &request), ("service", "icloud"), ("email", "ada@icloud.com"), ("password", "secret-typed")],
-    )
-    .await;
+    let (apple_id, password) = apple_id();
+    let reply =
+        submit(api, &[("request", &request), ("service", "icloud"), ("email", &apple_id), ("password", &password)])
+            .await;
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(api.state.store.count_accounts().await.unwrap(), before + 1);
 }
@@ -532,16 +534,21 @@ async fn an_invalid_icloud_email_shows_the_form_again_and_creates_nothing(api: &
 async fn caldav_and_exchange_forms_create_their_profiles(api: &TestApi) {
     let (app, secret) = api.application("Planner").await;
     let store = &api.state.store;
+    let radicale = Server::Radicale.endpoint();
     let cases = [
         (
             vec![
                 ("service", "caldav"),
-                ("server_url", "https://dav.example.com/cal/"),
-                ("username", "ada"),
-                ("password", "pw 1"),
+                ("server_url", radicale.url.as_str()),
+                ("username", radicale.username.as_str()),
+                ("password", radicale.password.as_str()),
             ],
-            (ProviderName::CalDav, ProviderService::CalDav, "ada", Some("https://dav.example.com/cal/")),
-            Credentials::Password { email: "ada".into(), password: "pw 1".into(), username: Some("ada".into()) },
+            (ProviderName::CalDav, ProviderService::CalDav, radicale.username.as_str(), Some(radicale.url.as_str())),
+            Credentials::Password {
+                email: radicale.username.clone(),
+                password: radicale.password.clone(),
+                username: Some(radicale.username.clone()),
+            },
         ),
         (
             vec![("service", "exchange"), ("email", "ada@corp.example"), ("password", "pw 2")],
@@ -598,12 +605,13 @@ async fn server_urls_must_be_https_unless_the_installation_allows_http(api: &Tes
     let strict = AppState { config: Arc::new(config), ..api.state.clone() };
     let page = open_page(api, &app, None, "").await;
     let request = request_id(&page.body);
+    let radicale = Server::Radicale.endpoint();
     let pairs = [
         ("request", request.as_str()),
         ("service", "caldav"),
-        ("server_url", "http://dav.example.com/"),
-        ("username", "ada"),
-        ("password", "pw"),
+        ("server_url", radicale.url.as_str()),
+        ("username", radicale.username.as_str()),
+        ("password", radicale.password.as_str()),
     ];
 
     let refused =
@@ -777,4 +785,50 @@ async fn application_calendar_requests_are_checked(api: &TestApi) {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(api.state.store.count_accounts().await.unwrap(), before);
+}
+
+async fn credentials_the_server_refuses_or_a_server_that_does_not_answer_show_the_form_again_and_store_nothing(
+    api: &TestApi,
+) {
+    let (app, _) = api.application("Planner").await;
+    let page = open_page(api, &app, Some("read_events"), "").await;
+    let request = request_id(&page.body);
+    let before = api.state.store.count_accounts().await.unwrap();
+    let radicale = Server::Radicale.endpoint();
+    let (apple_id, _) = apple_id();
+    let cases = [
+        (
+            vec![("service", "icloud"), ("email", apple_id.as_str()), ("password", "wrong-password")],
+            "Apple did not accept this Apple ID and app-specific password. Create an app-specific password at \
+             appleid.apple.com and try again.",
+        ),
+        (
+            vec![
+                ("service", "caldav"),
+                ("server_url", radicale.url.as_str()),
+                ("username", radicale.username.as_str()),
+                ("password", "wrong-password"),
+            ],
+            "The server did not accept this user name and password.",
+        ),
+        (
+            // Port 9 (discard) on loopback: nothing listens there.
+            vec![("service", "caldav"), ("server_url", "http://127.0.0.1:9/"), ("username", "ada"), ("password", "pw")],
+            "The calendar server could not be reached or did not answer as a CalDAV server. Check the address and \
+             try again.",
+        ),
+    ];
+    for (fields, message) in cases {
+        let mut fields = fields.clone();
+        fields.push(("request", &request));
+        let reply = submit(api, &fields).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.header("location"), None);
+        let escaped = message.replace('\'', "&#39;");
+        assert!(reply.body.contains(&format!("<li>{escaped}</li>")), "{}", reply.body);
+        assert!(!reply.body.contains("wrong-password"));
+        assert_eq!(request_id(&reply.body), request);
+    }
+    assert_eq!(api.state.store.count_accounts().await.unwrap(), before);
+    assert!(api.state.queue.receive(QueueName::Sync, 10, StdDuration::ZERO).await.unwrap().is_empty());
 }

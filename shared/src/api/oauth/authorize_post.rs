@@ -1,6 +1,6 @@
 //! `POST /oauth/authorize`: the page's forms. Loads the pending request the form names, checks
-//! the chosen service's fields, and on success completes the request and redirects to the
-//! application with a code. A refused form is shown again with its problems (400) and nothing
+//! the chosen service's fields, tries the credentials against the service, and on success
+//! completes the request and redirects to the application with a code. A refused form is shown again with its problems (400) and nothing
 //! is stored.
 
 use axum::{
@@ -68,6 +68,11 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
             return Choices { focus: Some(service), problems: &problems, ..choices }.render(StatusCode::BAD_REQUEST);
         }
     };
+
+    // Try the credentials against the service before anything is stored.
+    if let Err(problems) = authorization::verify(&state, &connection).await {
+        return Choices { focus: Some(service), problems: &problems, ..choices }.render(StatusCode::BAD_REQUEST);
+    }
 
     // Complete the request and return to the application with a code.
     match authorization::complete(&state, request_id, &request, &connection).await {

@@ -50,6 +50,11 @@ impl Policy {
     pub fn production() -> Self {
         Policy { allow_http: false, allow_private: false }
     }
+
+    /// The policy of a process running in `mode`.
+    pub fn for_mode(mode: crate::config::Mode) -> Self {
+        if mode == crate::config::Mode::Local { Self::local() } else { Self::production() }
+    }
 }
 
 /// A CalDAV client for one account on one server.
