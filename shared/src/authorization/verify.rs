@@ -35,9 +35,8 @@ pub async fn verify(state: &AppState, connection: &Connection) -> Result<(), Vec
     let problem = |field, message| Err(vec![FieldProblem { field, message }]);
     let unreachable = if icloud { ("email", APPLE_UNREACHABLE) } else { ("server_url", UNREACHABLE) };
     let policy = Policy::for_mode(state.config.mode);
-    let provider = match CalDavProvider::new(&server_url, &credentials, policy, Tz::UTC) {
-        Ok(provider) => provider,
-        Err(_) => return problem(unreachable.0, if icloud { APPLE_UNREACHABLE } else { NOT_PUBLIC }),
+    let Ok(provider) = CalDavProvider::new(&server_url, &credentials, policy, Tz::UTC) else {
+        return problem(unreachable.0, if icloud { APPLE_UNREACHABLE } else { NOT_PUBLIC });
     };
     match tokio::time::timeout(VERIFY_TIMEOUT, provider.list_calendars()).await {
         Ok(Ok(_)) => Ok(()),
