@@ -41,7 +41,7 @@ pub use events::{EventUpsert, UpsertOutcome};
 pub use gdpr::{ErasureEntry, GdprRequest};
 pub use job_runs::JobClaim;
 pub use request_logs::RequestLog;
-pub use sync::{Committed, PartnerCopy, SyncCommit};
+pub use sync::{Committed, PartnerCopy, RecordedPush, SyncCommit};
 
 /// A store operation that failed. Callers map it to a generic error; the text is for logs only.
 #[derive(Debug, thiserror::Error)]

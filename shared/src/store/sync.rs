@@ -36,6 +36,16 @@ pub struct Committed {
     pub deleted: usize,
 }
 
+/// Where a push left an event at its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedPush<'a> {
+    pub provider_id: Option<&'a str>,
+    pub etag: Option<&'a str>,
+    /// The content hash pushed, or `deleted`.
+    pub pushed_hash: &'a str,
+    pub ical_uid: Option<&'a str>,
+}
+
 /// A partner event as the sync engine needs it to recognise its resource on the server.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PartnerCopy {
@@ -111,19 +121,23 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records where a push left an event at its provider, and which content it pushed. This is
-    /// bookkeeping, not a change: `last_modified` stays, so no integrator is told about it.
+    /// Records where a push left an event at its provider, under which iCalendar UID (kept when
+    /// the event already has one), and which content it pushed. This is bookkeeping, not a
+    /// change: `last_modified` stays, so no integrator is told about it.
     #[tracing::instrument(skip_all)]
-    pub async fn record_push(
-        &self,
-        uid: &EventUid,
-        provider_id: Option<&str>,
-        etag: Option<&str>,
-        pushed_hash: &str,
-    ) -> StoreResult<()> {
+    pub async fn record_push(&self, uid: &EventUid, push: &RecordedPush<'_>) -> StoreResult<()> {
         // language=SQL
-        const SQL: &str = "UPDATE events SET provider_id = $2, etag = $3, pushed_hash = $4 WHERE uid = $1";
-        with_pool!(self, pool => sqlx::query(SQL).bind(uid).bind(provider_id).bind(etag).bind(pushed_hash).execute(pool).await?.rows_affected());
+        const SQL: &str = "UPDATE events SET provider_id = $2, etag = $3, pushed_hash = $4, \
+                           ical_uid = COALESCE(ical_uid, $5) WHERE uid = $1";
+        with_pool!(self, pool => sqlx::query(SQL)
+            .bind(uid)
+            .bind(push.provider_id)
+            .bind(push.etag)
+            .bind(push.pushed_hash)
+            .bind(push.ical_uid)
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

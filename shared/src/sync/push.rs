@@ -17,7 +17,7 @@ use crate::domain::{ApplicationId, Event, EventKind, EventUid, ProfileStatus};
 use crate::ical::to_ics;
 use crate::jobs::{JobError, JobOutcome};
 use crate::state::AppState;
-use crate::store::EventUpsert;
+use crate::store::{EventUpsert, RecordedPush};
 
 /// What `pushed_hash` holds once a deletion has reached the provider (or came from it); the
 /// store writes the same value when a sync finds a partner event deleted at the provider.
@@ -54,7 +54,8 @@ pub async fn push_event(state: &AppState, uid: &EventUid) -> Result<JobOutcome, 
     }
     if event.deleted && event.provider_id.is_none() {
         // Deleted before it ever reached the provider: nothing to remove there.
-        state.store.record_push(uid, None, None, DELETED).await?;
+        let push = RecordedPush { provider_id: None, etag: None, pushed_hash: DELETED, ical_uid: None };
+        state.store.record_push(uid, &push).await?;
         return Ok(JobOutcome::Done);
     }
     let provider = match connect(state, &profile).await {
@@ -62,7 +63,7 @@ pub async fn push_event(state: &AppState, uid: &EventUid) -> Result<JobOutcome, 
         Err(failure) => return conclude(state, &profile, None, failure).await,
     };
     let result = match event.deleted {
-        true => remove(provider.as_ref(), &event).await,
+        true => remove(state, provider.as_ref(), &event).await,
         false => write(state, provider.as_ref(), &calendar.provider_calendar_id, &event, &target).await,
     };
     match result {
@@ -74,11 +75,14 @@ pub async fn push_event(state: &AppState, uid: &EventUid) -> Result<JobOutcome, 
     }
 }
 
-async fn remove(provider: &dyn CalendarProvider, event: &Event) -> Result<(), Failure> {
+async fn remove(state: &AppState, provider: &dyn CalendarProvider, event: &Event) -> Result<(), Failure> {
     if let Some(remote_id) = event.provider_id.as_deref() {
         // Unconditional: the application deleted its event, whatever happened to it since.
         provider.delete(remote_id, None).await?;
     }
+    let push =
+        RecordedPush { provider_id: event.provider_id.as_deref(), etag: None, pushed_hash: DELETED, ical_uid: None };
+    state.store.record_push(&event.uid, &push).await?;
     Ok(())
 }
 
@@ -105,6 +109,12 @@ async fn write(
         }
         other => other?,
     };
-    state.store.record_push(&event.uid, Some(&written.remote_id), written.etag.as_deref(), hash).await?;
+    let push = RecordedPush {
+        provider_id: Some(&written.remote_id),
+        etag: written.etag.as_deref(),
+        pushed_hash: hash,
+        ical_uid: Some(&ical_uid),
+    };
+    state.store.record_push(&event.uid, &push).await?;
     Ok(())
 }

@@ -192,19 +192,33 @@ mod hostile;
 mod push;
 mod window;
 
-/// Runs the sync jobs waiting on the queue, and those they queue, until none is left. The
-/// server account is shared with other tests, so jobs for any calendar but the one at `href` are
-/// acknowledged unrun. Returns each job run with its outcome.
-pub(super) async fn run_queued_jobs(api: &TestApi, href: &str) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
+/// Takes every visible job off the sync queue, without running it.
+pub(super) async fn take_queued(api: &TestApi) -> Vec<SyncJob> {
     use calsync_core::adapters::QueueName;
-    let mut ran = Vec::new();
+    let mut jobs = Vec::new();
     loop {
         let messages = api.state.queue.receive(QueueName::Sync, 10, std::time::Duration::ZERO).await.unwrap();
         if messages.is_empty() {
-            return ran;
+            return jobs;
         }
         for message in messages {
-            let job: SyncJob = serde_json::from_str(&message.body).expect("a sync job");
+            jobs.push(serde_json::from_str(&message.body).expect("a sync job"));
+            api.state.queue.delete(QueueName::Sync, &message.receipt).await.unwrap();
+        }
+    }
+}
+
+/// Runs the sync jobs waiting on the queue, and those they queue, until none is left. The
+/// server account is shared with other tests, so jobs for any calendar but the one at `href` are
+/// dropped unrun. Returns each job run with its outcome.
+pub(super) async fn run_queued_jobs(api: &TestApi, href: &str) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
+    let mut ran = Vec::new();
+    loop {
+        let jobs = take_queued(api).await;
+        if jobs.is_empty() {
+            return ran;
+        }
+        for job in jobs {
             let calendar = match &job {
                 SyncJob::SyncCalendar { calendar_id } | SyncJob::AdvanceWindow { calendar_id } => {
                     api.state.store.get_calendar(calendar_id).await.unwrap()
@@ -212,10 +226,10 @@ pub(super) async fn run_queued_jobs(api: &TestApi, href: &str) -> Vec<(SyncJob, 
                 _ => None,
             };
             if calendar.is_none_or(|c| c.provider_calendar_id == href) {
-                let outcome = handle_sync_message(&api.state, &message.body).await.map_err(|e| format!("{e:?}"));
+                let body = serde_json::to_string(&job).unwrap();
+                let outcome = handle_sync_message(&api.state, &body).await.map_err(|e| format!("{e:?}"));
                 ran.push((job, outcome));
             }
-            api.state.queue.delete(QueueName::Sync, &message.receipt).await.unwrap();
         }
     }
 }

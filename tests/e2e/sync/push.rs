@@ -143,6 +143,8 @@ async fn a_partner_event_is_written_to_the_server_updated_and_deleted_there_and_
     assert_eq!(status, 202);
     assert_eq!(pushes(api, &href).await, vec![JobOutcome::Done]);
     assert_eq!(on_server(&client, &href).await, vec![]);
+    let push = SyncJob::PushEvent { event_uid: current.uid.clone() };
+    assert_eq!(job(api, push).await, JobOutcome::Skipped("already pushed"));
     let deleted = api.now();
     api.clock.advance(Duration::minutes(1));
     assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);

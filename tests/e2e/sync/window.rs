@@ -13,7 +13,7 @@ use calsync_tests::api::TestApi;
 use calsync_tests::caldav::{Server, event, fresh_calendar};
 use chrono::{DateTime, Duration, Utc};
 
-use super::{caldav_account, etag_of, ics, job, run_queued_jobs, snapshot, stored_calendar};
+use super::{caldav_account, etag_of, ics, job, run_queued_jobs, snapshot, stored_calendar, take_queued};
 
 sync_on_both_backends_and_servers!(
     overrides_that_move_an_instance_across_the_window_edge_add_and_remove_exactly_that_instance,
@@ -187,12 +187,12 @@ async fn the_scheduled_fan_outs_queue_one_job_per_live_calendar_and_polled_profi
     // A second account whose profile is disconnected: neither fan-out queues anything for it.
     let (other, gone) = caldav_account(api, server).await;
     assert_eq!(job(api, SyncJob::SyncCalendarList { profile_id: gone.id.clone() }).await, JobOutcome::Done);
-    drain(api).await;
+    take_queued(api).await;
     api.state.store.set_profile_status(&gone.id, ProfileStatus::Disconnected, api.now()).await.unwrap();
     api.state.store.set_profile_status(&other.profile.id, ProfileStatus::Disconnected, api.now()).await.unwrap();
 
     assert_eq!(job(api, SyncJob::AdvanceWindows { after: None }).await, JobOutcome::Done);
-    let mut queued = drain(api).await;
+    let mut queued = take_queued(api).await;
     let mut expected: Vec<SyncJob> =
         live.iter().map(|c| SyncJob::AdvanceWindow { calendar_id: c.id.clone() }).collect();
     let key = |job: &SyncJob| serde_json::to_string(job).unwrap();
@@ -202,21 +202,5 @@ async fn the_scheduled_fan_outs_queue_one_job_per_live_calendar_and_polled_profi
 
     // The poll reaches the profiles on a remote service only: the hosted one has nothing to poll.
     assert_eq!(job(api, SyncJob::PollProfiles { after: None }).await, JobOutcome::Done);
-    assert_eq!(drain(api).await, vec![SyncJob::SyncCalendarList { profile_id: profile.id.clone() }]);
-}
-
-/// Takes every job off the sync queue without running it.
-async fn drain(api: &TestApi) -> Vec<SyncJob> {
-    use calsync_core::adapters::QueueName;
-    let mut jobs = Vec::new();
-    loop {
-        let messages = api.state.queue.receive(QueueName::Sync, 10, std::time::Duration::ZERO).await.unwrap();
-        if messages.is_empty() {
-            return jobs;
-        }
-        for message in messages {
-            jobs.push(serde_json::from_str(&message.body).expect("a sync job"));
-            api.state.queue.delete(QueueName::Sync, &message.receipt).await.unwrap();
-        }
-    }
+    assert_eq!(take_queued(api).await, vec![SyncJob::SyncCalendarList { profile_id: profile.id.clone() }]);
 }
