@@ -38,7 +38,7 @@ pub async fn verify(state: &AppState, connection: &Connection) -> Result<(), Vec
     let Ok(provider) = CalDavProvider::new(&server_url, &credentials, policy, Tz::UTC) else {
         return problem(unreachable.0, if icloud { APPLE_UNREACHABLE } else { NOT_PUBLIC });
     };
-    match tokio::time::timeout(VERIFY_TIMEOUT, provider.list_calendars()).await {
+    match tokio::time::timeout(VERIFY_TIMEOUT, provider.list_calendars(None)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(ProviderError::CredentialsDead)) => {
             problem("password", if icloud { REFUSED_APPLE_ID } else { REFUSED_PASSWORD })

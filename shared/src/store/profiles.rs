@@ -111,4 +111,23 @@ impl Store {
             .await?);
         Ok(ids)
     }
+
+    /// Where the profile's calendars were last found, if anywhere yet.
+    #[tracing::instrument(skip_all)]
+    pub async fn profile_calendar_home(&self, id: &ProfileId) -> StoreResult<Option<String>> {
+        // language=SQL
+        const SQL: &str = "SELECT calendar_home FROM profiles WHERE id = $1";
+        let home: Option<Option<String>> =
+            with_pool!(self, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
+        Ok(home.flatten())
+    }
+
+    /// Records where the profile's calendars were found.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_profile_calendar_home(&self, id: &ProfileId, home: Option<&str>) -> StoreResult<()> {
+        // language=SQL
+        const SQL: &str = "UPDATE profiles SET calendar_home = $2 WHERE id = $1";
+        with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(home).execute(pool).await?.rows_affected());
+        Ok(())
+    }
 }

@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::provider::{
-    CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
 };
 use crate::crypto::Credentials;
 use crate::ical::parse_resource;
-use crate::providers::caldav::{CalDavClient, CalDavError, Policy, Precondition, Resource};
+use crate::providers::caldav::{
+    CalDavClient, CalDavError, Policy, Precondition, RemoteCalendar as CalDavCalendar, Resource,
+};
 
 /// One CalDAV account.
 #[derive(Debug, Clone)]
@@ -61,6 +63,16 @@ impl CalDavProvider {
     }
 }
 
+impl CalDavProvider {
+    /// Finds the calendar home set from the server URL and lists the calendars under it.
+    async fn discover_and_list(&self) -> Result<(String, Vec<CalDavCalendar>), ProviderError> {
+        let discovery = self.client.discover().await.map_err(classify)?;
+        let home = discovery.home_set.as_str().to_owned();
+        let listed = self.client.list_calendars(&home).await.map_err(classify)?;
+        Ok((home, listed))
+    }
+}
+
 /// Maps the client's classification onto the engine's.
 fn classify(error: CalDavError) -> ProviderError {
     match error {
@@ -84,10 +96,23 @@ impl CalendarProvider for CalDavProvider {
         Ok(None)
     }
 
-    async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError> {
-        let discovery = self.client.discover().await.map_err(classify)?;
-        let listed = self.client.list_calendars(discovery.home_set.as_str()).await.map_err(classify)?;
-        Ok(listed
+    async fn list_calendars(&self, known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
+        // The home set found last time spares the discovery requests. If it stopped working (the
+        // account moved), or lists nothing (some servers answer any path with an empty listing),
+        // discover again rather than take every calendar for deleted.
+        let (home, listed) = match known_home {
+            Some(home) => match self.client.list_calendars(home).await {
+                Ok(listed) if !listed.is_empty() => (home.to_owned(), listed),
+                Ok(_) => self.discover_and_list().await?,
+                Err(CalDavError::AuthFailed) => return Err(ProviderError::CredentialsDead),
+                Err(CalDavError::Transient { retry_after, reason }) => {
+                    return Err(ProviderError::Transient { retry_after, reason });
+                }
+                Err(_) => self.discover_and_list().await?,
+            },
+            None => self.discover_and_list().await?,
+        };
+        let calendars = listed
             .into_iter()
             .map(|c| RemoteCalendar {
                 name: c.display_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| fallback_name(&c.href)),
@@ -96,8 +121,10 @@ impl CalendarProvider for CalDavProvider {
                 read_only: c.read_only,
                 // CalDAV has no primary calendar; the account's hosted calendar keeps that role.
                 is_primary: false,
+                change_marker: c.ctag,
             })
-            .collect())
+            .collect();
+        Ok(CalendarListing { calendars, home: Some(home) })
     }
 
     async fn change_marker(&self, calendar: &str) -> Result<Option<String>, ProviderError> {

@@ -1,31 +1,66 @@
 //! Refreshing a profile's calendar list: new calendars are added, changed ones updated, ones
-//! gone from the service marked deleted, and a `SyncCalendar` job is queued for each live one.
+//! gone from the service marked deleted, and a `SyncCalendar` job is queued for each live one
+//! whose change marker moved since its last sync.
+//!
+//! This is what the periodic poll runs for every remote profile, so it is kept to one request
+//! when nothing changed: the calendar home found by discovery is remembered on the profile (and
+//! discovered again only if it stops working), and the listing carries each calendar's change
+//! marker, so an unchanged calendar is not even queued.
 
 use std::collections::HashSet;
 
+use super::calendar::CursorState;
 use super::connect::{Failure, conclude, connect};
 use crate::adapters::QueueName;
 use crate::domain::{Calendar, CalendarId, ProfileId, ProfileStatus};
 use crate::jobs::{JobError, JobOutcome, SyncJob};
 use crate::state::AppState;
 
+/// What a calendar list refresh did, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CalendarListReport {
+    /// Live calendars the service listed.
+    pub calendars: usize,
+    /// `SyncCalendar` jobs queued (calendars new or changed since their last sync).
+    pub queued: usize,
+    /// Requests sent to the service.
+    pub requests: u64,
+}
+
 /// Refreshes a profile's calendars; see the module doc.
-#[tracing::instrument(skip_all, fields(profile_id = %profile_id))]
 pub async fn sync_calendar_list(state: &AppState, profile_id: &ProfileId) -> Result<JobOutcome, JobError> {
+    sync_calendar_list_reporting(state, profile_id).await.map(|(outcome, _)| outcome)
+}
+
+/// [`sync_calendar_list`], also returning what it did.
+#[tracing::instrument(skip_all, fields(profile_id = %profile_id))]
+pub async fn sync_calendar_list_reporting(
+    state: &AppState,
+    profile_id: &ProfileId,
+) -> Result<(JobOutcome, CalendarListReport), JobError> {
+    let none = CalendarListReport::default();
     let Some(profile) = state.store.get_profile(profile_id).await? else {
-        return Ok(JobOutcome::Skipped("profile no longer exists"));
+        return Ok((JobOutcome::Skipped("profile no longer exists"), none));
     };
     if profile.status == ProfileStatus::Disconnected {
-        return Ok(JobOutcome::Skipped("the profile is disconnected"));
+        return Ok((JobOutcome::Skipped("the profile is disconnected"), none));
     }
-    let remote = match connect(state, &profile).await {
-        Ok(provider) => provider.list_calendars().await.map_err(Failure::from),
-        Err(failure) => Err(failure),
+    let known_home = state.store.profile_calendar_home(&profile.id).await?;
+    let provider = match connect(state, &profile).await {
+        Ok(provider) => provider,
+        Err(failure) => return Ok((conclude(state, &profile, None, failure).await?, none)),
     };
-    let remote = match remote {
-        Ok(remote) => remote,
-        Err(failure) => return conclude(state, &profile, None, failure).await,
+    let listing = match provider.list_calendars(known_home.as_deref()).await {
+        Ok(listing) => listing,
+        Err(e) => {
+            let report = CalendarListReport { requests: provider.requests_sent(), ..none };
+            return Ok((conclude(state, &profile, None, Failure::from(e)).await?, report));
+        }
     };
+    if listing.home != known_home {
+        state.store.set_profile_calendar_home(&profile.id, listing.home.as_deref()).await?;
+    }
+
     let now = state.clock.now();
     let known: Vec<Calendar> = state
         .store
@@ -34,8 +69,9 @@ pub async fn sync_calendar_list(state: &AppState, profile_id: &ProfileId) -> Res
         .into_iter()
         .filter(|c| c.profile_id == profile.id)
         .collect();
+    let mut report = CalendarListReport { calendars: listing.calendars.len(), ..none };
     let mut seen = HashSet::new();
-    for calendar in remote {
+    for calendar in listing.calendars {
         seen.insert(calendar.remote_id.clone());
         let existing = known.iter().find(|c| c.provider_calendar_id == calendar.remote_id);
         let wanted = Calendar {
@@ -55,12 +91,35 @@ pub async fn sync_calendar_list(state: &AppState, profile_id: &ProfileId) -> Res
             Some(c) if *c == wanted => c.clone(),
             _ => state.store.upsert_calendar(&Calendar { updated_at: now, ..wanted }).await?,
         };
+        if up_to_date(state, &stored.id, calendar.change_marker.as_deref()).await? {
+            continue;
+        }
         let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: stored.id })
             .map_err(|e| JobError::Retryable(e.into()))?;
         state.queue.send(QueueName::Sync, job, None).await.map_err(|e| JobError::Retryable(e.into()))?;
+        report.queued += 1;
     }
     for gone in known.into_iter().filter(|c| !c.deleted && !seen.contains(&c.provider_calendar_id)) {
         state.store.upsert_calendar(&Calendar { deleted: true, updated_at: now, ..gone }).await?;
     }
-    Ok(JobOutcome::Done)
+    report.requests = provider.requests_sent();
+    tracing::info!(
+        calendars = report.calendars,
+        queued = report.queued,
+        requests = report.requests,
+        "calendar list synced"
+    );
+    Ok((JobOutcome::Done, report))
+}
+
+/// Whether the calendar's last sync succeeded and stored the change marker the listing shows,
+/// so a sync now would find nothing.
+async fn up_to_date(state: &AppState, calendar: &CalendarId, marker: Option<&str>) -> Result<bool, JobError> {
+    let Some(marker) = marker else { return Ok(false) };
+    let Some(sync) = state.store.get_sync_state(calendar).await? else { return Ok(false) };
+    if sync.last_error.is_some() {
+        return Ok(false);
+    }
+    let cursor = CursorState::decode(sync.cursor.as_deref());
+    Ok(cursor.is_some_and(|c| c.ctag.as_deref() == Some(marker)))
 }

@@ -8,7 +8,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::provider::{CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, Written};
+use super::provider::{
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, Written,
+};
 use crate::crypto::Credentials;
 use crate::domain::Calendar;
 
@@ -34,8 +36,8 @@ impl CalendarProvider for HostedProvider {
         Ok(None)
     }
 
-    async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError> {
-        Ok(self
+    async fn list_calendars(&self, _known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
+        let calendars = self
             .calendars
             .iter()
             .filter(|c| !c.deleted)
@@ -45,8 +47,10 @@ impl CalendarProvider for HostedProvider {
                 color: c.color.clone(),
                 read_only: c.read_only,
                 is_primary: c.is_primary,
+                change_marker: Some(MARKER.to_owned()),
             })
-            .collect())
+            .collect();
+        Ok(CalendarListing { calendars, home: None })
     }
 
     async fn change_marker(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {

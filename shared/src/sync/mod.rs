@@ -24,9 +24,11 @@ pub mod window;
 pub use calendar::{
     CursorState, SyncReport, advance_window, advance_window_reporting, sync_calendar, sync_calendar_reporting,
 };
-pub use calendar_list::sync_calendar_list;
+pub use calendar_list::{CalendarListReport, sync_calendar_list, sync_calendar_list_reporting};
 pub use connect::{handles, retry_delay};
-pub use provider::{CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written};
+pub use provider::{
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+};
 pub use push::{partner_ical_uid, push_event};
 pub use schedule::{advance_windows, poll_profiles};
 pub use window::{SyncWindow, sync_window};

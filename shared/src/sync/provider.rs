@@ -20,6 +20,18 @@ pub struct RemoteCalendar {
     pub color: Option<String>,
     pub read_only: bool,
     pub is_primary: bool,
+    /// The calendar's change marker as the listing reported it (CalDAV `getctag`), when it did:
+    /// a calendar whose marker equals the one its last sync stored needs no sync.
+    pub change_marker: Option<String>,
+}
+
+/// An account's calendars, and where they were found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CalendarListing {
+    pub calendars: Vec<RemoteCalendar>,
+    /// Where the calendars are listed (CalDAV's calendar home set), to be handed back next time
+    /// so the discovery requests are not repeated.
+    pub home: Option<String>,
 }
 
 /// One event resource: every component of one series, with the version the service gave it.
@@ -89,8 +101,9 @@ pub trait CalendarProvider: Send + Sync {
     /// `None` when there is nothing to renew, as for passwords.
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError>;
 
-    /// The account's event calendars.
-    async fn list_calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError>;
+    /// The account's event calendars, looked for at `known_home` (from an earlier listing) when
+    /// given, and discovered afresh when that is absent or no longer works.
+    async fn list_calendars(&self, known_home: Option<&str>) -> Result<CalendarListing, ProviderError>;
 
     /// A marker that changes whenever anything in the calendar changes (CalDAV's `getctag`), read
     /// in one request so an unchanged calendar costs nothing more; `None` when the service has

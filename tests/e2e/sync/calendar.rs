@@ -10,7 +10,9 @@ use calsync_core::jobs::{JobError, JobOutcome, SyncJob, handle_sync_message};
 use calsync_core::providers::caldav::{Policy, Precondition};
 use calsync_core::store::ApplicationUpdate;
 use calsync_core::sync::caldav::CalDavProvider;
-use calsync_core::sync::{CalendarProvider, CursorState, ProviderError, SyncReport, sync_calendar_reporting};
+use calsync_core::sync::{
+    CalendarProvider, CursorState, ProviderError, SyncReport, sync_calendar_list_reporting, sync_calendar_reporting,
+};
 use calsync_core::tokens;
 use calsync_core::{domain::SyncState, lambda::sqs_batch, state::AppState};
 use calsync_tests::api::{Authorized, TestApi};
@@ -20,7 +22,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 use super::{
-    all_day, caldav_account, changed_since, etag_of, events, job, row, snapshot, stored_calendar,
+    all_day, caldav_account, changed_since, etag_of, events, job, row, snapshot, stored_calendar, take_queued,
     weekly_with_a_moved_instance,
 };
 
@@ -30,6 +32,7 @@ sync_on_both_backends_and_servers!(
     an_unreachable_server_is_a_retryable_failure_recorded_on_the_calendar,
     instances_that_aged_out_of_the_window_are_kept_when_their_series_changes,
     an_unchanged_calendar_costs_one_request_and_writes_nothing,
+    a_poll_of_a_profile_with_nothing_changed_costs_one_request_and_queues_nothing,
     a_sync_message_delivered_three_times_in_one_batch_ends_as_one_delivery,
     a_batch_reports_exactly_the_records_whose_server_is_unreachable,
 );
@@ -510,4 +513,46 @@ async fn a_batch_reports_exactly_the_records_whose_server_is_unreachable(api: &T
         let state = api.state.store.get_sync_state(&down.id).await.unwrap().expect("a sync state");
         assert_eq!((state.last_error.as_deref(), state.error_count), (Some("provider_unavailable"), 1));
     }
+}
+
+async fn a_poll_of_a_profile_with_nothing_changed_costs_one_request_and_queues_nothing(api: &TestApi, server: Server) {
+    let (who, profile) = caldav_account(api, server).await;
+    let client = server.client();
+    let href = fresh_calendar(server, &client).await;
+    let standup = event("sync-standup", "Standup", "20260504T090000Z", "20260504T093000Z");
+    let standup_href = client.put(&href, "sync-standup.ics", &standup, Precondition::Create).await.unwrap().href;
+
+    // The first listing discovers the calendar home and remembers it; the new calendar is queued.
+    let (outcome, first) = sync_calendar_list_reporting(&api.state, &profile.id).await.expect("the first listing");
+    assert_eq!(outcome, JobOutcome::Done);
+    assert!(first.requests > 1, "{first:?}");
+    let home = api.state.store.profile_calendar_home(&profile.id).await.unwrap().expect("the home is remembered");
+    let expected = reqwest::Url::parse(&server.endpoint().url).unwrap().join(&server.home_set_path()).unwrap();
+    assert_eq!(home, expected.as_str());
+    let calendar = stored_calendar(api, &who, &href).await;
+    let ours = |jobs: &[SyncJob]| jobs.contains(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() });
+    let queued = take_queued(api).await;
+    assert!(ours(&queued));
+    assert_eq!(job(api, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, JobOutcome::Done);
+
+    // Nothing changed: one request (the listing, with every calendar's change marker), and the
+    // calendar is not queued.
+    let (_, poll) = sync_calendar_list_reporting(&api.state, &profile.id).await.expect("the poll");
+    assert_eq!(poll.requests, 1);
+    assert!(!ours(&take_queued(api).await));
+
+    // An edit on the server moves the marker: the next poll queues the calendar.
+    let etag = etag_of(&client, &href, &standup_href).await;
+    let renamed = event("sync-standup", "Standup (renamed)", "20260504T090000Z", "20260504T093000Z");
+    client.put(&href, "sync-standup.ics", &renamed, Precondition::Update(etag)).await.unwrap();
+    let (_, poll) = sync_calendar_list_reporting(&api.state, &profile.id).await.expect("the poll");
+    assert_eq!(poll.requests, 1);
+    assert!(ours(&take_queued(api).await));
+
+    // A remembered home that stopped working is discovered again.
+    api.state.store.set_profile_calendar_home(&profile.id, Some("/gone/")).await.unwrap();
+    let (outcome, poll) = sync_calendar_list_reporting(&api.state, &profile.id).await.expect("the poll");
+    assert_eq!(outcome, JobOutcome::Done);
+    assert!(poll.requests > 1, "{poll:?}");
+    assert_eq!(api.state.store.profile_calendar_home(&profile.id).await.unwrap(), Some(home));
 }
