@@ -1,10 +1,11 @@
 //! Integrator applications: creation with a fresh client id and secret, listing, updates and
-//! secret rotation. The secret is returned once and stored only as its SHA-256.
+//! secret rotation. The secret is returned once; it is stored as its SHA-256 (what requests are
+//! checked against) and sealed under the keyring (what push notifications are signed with).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    crypto::token_hash,
+    crypto::{CryptoError, Vault, token_hash},
     domain::{Application, ApplicationId, random_token},
     store::{ApplicationUpdate, NewApplication, Store, StoreError},
 };
@@ -43,6 +44,8 @@ pub enum AppsError {
     NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the client secret could not be sealed")]
+    Sealing(#[source] CryptoError),
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> AppsError {
@@ -101,6 +104,7 @@ pub fn new_client_secret() -> String {
 /// Creates an application.
 pub async fn create(
     store: &Store,
+    vault: &Vault,
     request: ApplicationRequest,
     now: DateTime<Utc>,
 ) -> Result<CreatedApplication, AppsError> {
@@ -110,13 +114,16 @@ pub async fn create(
     }
     request.redirect_uris.iter().try_for_each(|u| validate_redirect_uri(u))?;
     let client_secret = new_client_secret();
+    let id = ApplicationId::generate();
+    let client_secret_sealed = vault.seal_secret(&id, &client_secret).map_err(AppsError::Sealing)?;
     let application = store
         .create_application(&NewApplication {
-            id: ApplicationId::generate(),
+            id,
             integrator_id: None,
             name,
             client_id: random_token(32),
             client_secret_hash: token_hash(&client_secret),
+            client_secret_sealed,
             redirect_uris: request.redirect_uris,
             sync_past_days: validate_days("sync_past_days", request.sync_past_days.unwrap_or(DEFAULT_SYNC_PAST_DAYS))?,
             sync_future_days: validate_days(
@@ -162,9 +169,15 @@ pub async fn update(
 }
 
 /// Issues a new client secret; the previous one keeps working for `SECRET_ROTATION_GRACE`.
-pub async fn rotate_secret(store: &Store, id: &ApplicationId, now: DateTime<Utc>) -> Result<String, AppsError> {
+pub async fn rotate_secret(
+    store: &Store,
+    vault: &Vault,
+    id: &ApplicationId,
+    now: DateTime<Utc>,
+) -> Result<String, AppsError> {
     let secret = new_client_secret();
-    if !store.rotate_client_secret(id, &token_hash(&secret), now + SECRET_ROTATION_GRACE, now).await? {
+    let sealed = vault.seal_secret(id, &secret).map_err(AppsError::Sealing)?;
+    if !store.rotate_client_secret(id, &token_hash(&secret), &sealed, now + SECRET_ROTATION_GRACE, now).await? {
         return Err(AppsError::NotFound);
     }
     Ok(secret)

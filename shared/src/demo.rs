@@ -49,7 +49,7 @@ pub async fn ensure_demo_application(state: &AppState) -> anyhow::Result<DemoCre
         sync_past_days: None,
         sync_future_days: None,
     };
-    let created = apps::create(&state.store, request, state.clock.now()).await?;
+    let created = apps::create(&state.store, &state.vault, request, state.clock.now()).await?;
     let credentials =
         DemoCredentials { client_id: created.application.client_id, client_secret: created.client_secret };
     write_private(&path, &serde_json::to_vec_pretty(&credentials)?)

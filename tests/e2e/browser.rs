@@ -54,7 +54,7 @@ async fn a_browser_connects_a_calsync_calendar_and_the_code_buys_tokens() {
         sync_past_days: None,
         sync_future_days: None,
     };
-    let created = apps::create(&api.state.store, request, api.now()).await.unwrap();
+    let created = apps::create(&api.state.store, &api.state.vault, request, api.now()).await.unwrap();
     let (app, secret) = (created.application, created.client_secret);
     let mut authorize = Url::parse(&format!("{}/oauth/authorize", api.base_url)).unwrap();
     authorize

@@ -106,7 +106,8 @@ impl TestApi {
             sync_past_days: None,
             sync_future_days: None,
         };
-        let created = apps::create(&self.state.store, request, self.now()).await.expect("create application");
+        let created =
+            apps::create(&self.state.store, &self.state.vault, request, self.now()).await.expect("create application");
         (created.application, created.client_secret)
     }
 

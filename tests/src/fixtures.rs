@@ -15,7 +15,8 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).expect("valid RFC 3339 time").to_utc()
 }
 
-/// Creates an application whose client secret is `secret`.
+/// Creates an application whose client secret is `secret`. The store keeps the sealed copy as
+/// opaque bytes, so the store suite stores a labelled stand-in for the vault's blob.
 pub async fn application(store: &Store, name: &str, secret: &str, now: DateTime<Utc>) -> Application {
     store
         .create_application(&NewApplication {
@@ -24,6 +25,7 @@ pub async fn application(store: &Store, name: &str, secret: &str, now: DateTime<
             name: name.to_owned(),
             client_id: format!("client_{}", calsync_core::domain::random_token(20)),
             client_secret_hash: token_hash(secret),
+            client_secret_sealed: format!("sealed:{secret}").into_bytes(),
             redirect_uris: vec!["https://app.example/callback".to_owned()],
             sync_past_days: 42,
             sync_future_days: 201,

@@ -64,7 +64,7 @@ pub(crate) async fn run(config: Config, command: AppsCommand) -> anyhow::Result<
     match command {
         AppsCommand::Create { name, redirect_uris, sync_past_days, sync_future_days, json } => {
             let request = ApplicationRequest { name, redirect_uris, sync_past_days, sync_future_days };
-            let created = apps::create(&state.store, request, now).await?;
+            let created = apps::create(&state.store, &state.vault, request, now).await?;
             if json {
                 let mut value = to_json(&created.application);
                 value["client_secret"] = created.client_secret.into();

@@ -8,7 +8,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use super::{Credentials, Keyring, keyring::KEY_LEN};
-use crate::domain::{CredentialKind, ProfileId};
+use crate::domain::{ApplicationId, CredentialKind, ProfileId};
 
 const NONCE_LEN: usize = 12;
 
@@ -79,10 +79,49 @@ impl Vault {
         Ok(credentials)
     }
 
+    /// Encrypts an application's client secret, bound to the application, as one blob (key id,
+    /// wrapped data key and ciphertext): what push notifications are signed with.
+    pub fn seal_secret(&self, application: &ApplicationId, secret: &str) -> Result<Vec<u8>, CryptoError> {
+        let (key_id, kek) = self.keyring.active_key();
+        let aad = secret_aad(application, key_id);
+        let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
+        rand::rngs::OsRng.fill_bytes(data_key.as_mut());
+        let blob = SealedSecret {
+            key_id: key_id.to_owned(),
+            wrapped_key: encrypt(kek, data_key.as_ref(), &aad)?,
+            ciphertext: encrypt(&data_key, secret.as_bytes(), &aad)?,
+        };
+        serde_json::to_vec(&blob).map_err(|_| CryptoError::Encrypt)
+    }
+
+    /// Decrypts a client secret sealed for `application`.
+    pub fn open_secret(&self, application: &ApplicationId, sealed: &[u8]) -> Result<Zeroizing<String>, CryptoError> {
+        let blob: SealedSecret = serde_json::from_slice(sealed).map_err(|_| CryptoError::Decrypt)?;
+        let kek = self.keyring.key(&blob.key_id).ok_or_else(|| CryptoError::UnknownKey(blob.key_id.clone()))?;
+        let aad = secret_aad(application, &blob.key_id);
+        let data_key = Zeroizing::new(decrypt(kek, &blob.wrapped_key, &aad)?);
+        let data_key: &[u8; KEY_LEN] = data_key.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;
+        let plaintext = decrypt(data_key, &blob.ciphertext, &aad)?;
+        String::from_utf8(plaintext).map(Zeroizing::new).map_err(|_| CryptoError::Decrypt)
+    }
+
     /// Whether a sealed credential uses an older key and should be re-sealed.
     pub fn needs_reseal(&self, sealed: &SealedCredential) -> bool {
         sealed.key_id != self.keyring.active_id()
     }
+}
+
+/// A client secret as stored: key id, nonce + wrapped data key, nonce + ciphertext.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedSecret {
+    key_id: String,
+    wrapped_key: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+/// Binds a sealed client secret to its application and wrapping key.
+fn secret_aad(application: &ApplicationId, key_id: &str) -> Vec<u8> {
+    format!("calsync:client-secret:v1|{application}|{key_id}").into_bytes()
 }
 
 /// Binds a ciphertext to its row: profile, credential kind and wrapping key.
@@ -173,5 +212,15 @@ mod tests {
         let sealed = Vault::new(Keyring::generate()).seal(&profile, &password()).unwrap();
         // Two keyrings generated in the same microsecond would share an id; then the key differs.
         assert!(matches!(vault.open(&profile, &sealed), Err(CryptoError::UnknownKey(_) | CryptoError::Decrypt)));
+    }
+
+    #[test]
+    fn a_client_secret_opens_only_for_its_application() {
+        let vault = Vault::new(Keyring::generate());
+        let app = ApplicationId::generate();
+        let sealed = vault.seal_secret(&app, "cs_canary-secret").unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains("canary"));
+        assert_eq!(vault.open_secret(&app, &sealed).unwrap().as_str(), "cs_canary-secret");
+        assert_eq!(vault.open_secret(&ApplicationId::generate(), &sealed).err(), Some(CryptoError::Decrypt));
     }
 }

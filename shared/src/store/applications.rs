@@ -1,5 +1,5 @@
-//! Integrator applications (OAuth clients). Configuration is kept permanently; client secrets
-//! are stored only as SHA-256 hashes.
+//! Integrator applications (OAuth clients). Configuration is kept permanently. Client secrets are
+//! compared only as SHA-256 hashes; a copy sealed under the keyring signs push notifications.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -18,6 +18,8 @@ pub struct NewApplication {
     pub name: String,
     pub client_id: String,
     pub client_secret_hash: String,
+    /// The secret sealed under the keyring, for signing push notifications.
+    pub client_secret_sealed: Vec<u8>,
     pub redirect_uris: Vec<String>,
     pub sync_past_days: i32,
     pub sync_future_days: i32,
@@ -77,8 +79,8 @@ impl Store {
     pub async fn create_application(&self, app: &NewApplication) -> StoreResult<Application> {
         // language=SQL
         const SQL: &str = "INSERT INTO applications (id, integrator_id, name, client_id, client_secret_hash, redirect_uris, \
-                           sync_past_days, sync_future_days, created_at, updated_at) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+                           sync_past_days, sync_future_days, created_at, updated_at, client_secret_sealed) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
         with_pool!(self, pool => sqlx::query(SQL)
             .bind(&app.id)
             .bind(&app.integrator_id)
@@ -89,6 +91,7 @@ impl Store {
             .bind(app.sync_past_days)
             .bind(app.sync_future_days)
             .bind(app.created_at)
+            .bind(&app.client_secret_sealed)
             .execute(pool)
             .await?
             .rows_affected());
@@ -158,24 +161,27 @@ impl Store {
         self.get_application(id).await
     }
 
-    /// Replaces the client secret; the old one keeps working until `previous_valid_until` so
-    /// integrators can roll the change out.
+    /// Replaces the client secret (its hash, and the secret sealed for signing); the old one
+    /// keeps working until `previous_valid_until` so integrators can roll the change out.
     #[tracing::instrument(skip_all)]
     pub async fn rotate_client_secret(
         &self,
         id: &ApplicationId,
         new_secret_hash: &str,
+        new_secret_sealed: &[u8],
         previous_valid_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         // language=SQL
         const SQL: &str = "UPDATE applications SET previous_secret_hash = client_secret_hash, \
-                           previous_secret_expires_at = $3, client_secret_hash = $2, updated_at = $4 WHERE id = $1";
+                           previous_secret_sealed = client_secret_sealed, previous_secret_expires_at = $3, \
+                           client_secret_hash = $2, client_secret_sealed = $5, updated_at = $4 WHERE id = $1";
         let done = with_pool!(self, pool => sqlx::query(SQL)
             .bind(id)
             .bind(new_secret_hash)
             .bind(previous_valid_until)
             .bind(now)
+            .bind(new_secret_sealed)
             .execute(pool)
             .await?
             .rows_affected());
@@ -221,5 +227,20 @@ impl Store {
         let row: Option<ApplicationRow> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(pool).await?);
         Ok(row.map(Into::into))
+    }
+
+    /// The sealed client secrets push notifications are signed with: the current one, then the
+    /// previous one while its grace period lasts. Applications created before secrets were
+    /// sealed have none until their secret is rotated.
+    #[tracing::instrument(skip_all)]
+    pub async fn signing_secrets(&self, id: &ApplicationId, now: DateTime<Utc>) -> StoreResult<Vec<Vec<u8>>> {
+        // language=SQL
+        const SQL: &str = "SELECT client_secret_sealed, previous_secret_sealed, previous_secret_expires_at \
+                           FROM applications WHERE id = $1";
+        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<DateTime<Utc>>)> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+        let Some((current, previous, expires)) = row else { return Ok(Vec::new()) };
+        let previous = previous.filter(|_| expires.is_some_and(|at| at > now));
+        Ok(current.into_iter().chain(previous).collect())
     }
 }

@@ -33,7 +33,12 @@ async fn a_rotated_secret_keeps_the_old_one_valid_until_the_grace_period_ends(st
     let now = at("2026-05-01T10:00:00Z");
     let app = application(store, "Scheduler", "old-secret", now).await;
     let grace_end = now + Duration::hours(24);
-    assert!(store.rotate_client_secret(&app.id, &token_hash("new-secret"), grace_end, now).await.unwrap());
+    let sealed = b"sealed:new-secret".to_vec();
+    assert!(store.rotate_client_secret(&app.id, &token_hash("new-secret"), &sealed, grace_end, now).await.unwrap());
+    // Notifications are signed with both secrets during the grace period, then the new one only.
+    let old = b"sealed:old-secret".to_vec();
+    assert_eq!(store.signing_secrets(&app.id, now).await.unwrap(), vec![sealed.clone(), old]);
+    assert_eq!(store.signing_secrets(&app.id, grace_end).await.unwrap(), vec![sealed.clone()]);
 
     for (secret, when, ok) in [
         ("new-secret", now, true),

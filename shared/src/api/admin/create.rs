@@ -34,6 +34,7 @@ pub(super) async fn post(
     let window = body.sync_window.unwrap_or_default();
     let created = apps::create(
         &state.store,
+        &state.vault,
         ApplicationRequest {
             name,
             redirect_uris,

@@ -83,6 +83,7 @@ impl From<AppsError> for AdminError {
             AppsError::Invalid { field, problem } => AdminError::invalid(request_field(field), &problem),
             AppsError::NotFound => AdminError::ApplicationNotFound,
             AppsError::Store(e) => AdminError::Internal(e.into()),
+            AppsError::Sealing(e) => AdminError::Internal(e.into()),
         }
     }
 }

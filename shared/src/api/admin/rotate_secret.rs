@@ -26,7 +26,7 @@ pub(super) async fn post(
     admin?;
     let application = apps::find(&state.store, &id).await?;
     let now = state.clock.now();
-    let client_secret = apps::rotate_secret(&state.store, &application.id, now).await?;
+    let client_secret = apps::rotate_secret(&state.store, &state.vault, &application.id, now).await?;
     // Re-read for the new `updated_at`.
     let application = apps::find(&state.store, application.id.as_str()).await?;
     tracing::info!(application_id = %application.id, "client secret rotated");
