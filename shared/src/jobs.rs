@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{CalendarId, ChannelId, EventUid, ProfileId},
+    domain::{CalendarId, EventUid, ProfileId},
+    notify,
     state::AppState,
     sync,
 };
@@ -46,8 +47,8 @@ pub enum SyncJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NotifyJob {
-    /// Tell one channel that changes happened since `changes_since`.
-    Changes { channel_id: ChannelId, changes_since: chrono::DateTime<chrono::Utc> },
+    /// Deliver one stored notification to its channel (the row says what and where).
+    Deliver { notification_id: String },
 }
 
 /// What happened to a message that did not fail.
@@ -139,9 +140,6 @@ async fn calendar_handled(state: &AppState, calendar_id: &CalendarId) -> Result<
 pub async fn handle_notify_message(state: &AppState, body: &str) -> Result<JobOutcome, JobError> {
     let job: NotifyJob = parse(body)?;
     match job {
-        NotifyJob::Changes { channel_id, .. } => match state.store.get_channel(&channel_id).await? {
-            Some(channel) if channel.closed_at.is_none() => Ok(JobOutcome::Skipped("push delivery is not enabled")),
-            _ => Ok(JobOutcome::Skipped("channel is closed or gone")),
-        },
+        NotifyJob::Deliver { notification_id } => notify::deliver(state, &notification_id).await,
     }
 }

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod local;
 pub mod net;
+pub mod notify;
 pub mod policy;
 pub mod providers;
 pub mod retention;

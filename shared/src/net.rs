@@ -82,26 +82,56 @@ pub fn check_host(url: &Url) -> Result<(), NotPublic> {
     if is_public(ip) { Ok(()) } else { Err(NotPublic) }
 }
 
-/// A DNS resolver that answers only with public addresses, and fails for a name with none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PublicResolver;
+/// A DNS resolver that answers only with public addresses, and fails for a name with none. It
+/// asks the system resolver, or the one it was given (tests inject one whose answers change).
+#[derive(Clone, Default)]
+pub struct PublicResolver {
+    inner: Option<Arc<dyn Resolve>>,
+}
+
+impl std::fmt::Debug for PublicResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicResolver").field("injected", &self.inner.is_some()).finish()
+    }
+}
 
 impl PublicResolver {
-    /// The resolver as reqwest takes it.
+    /// Over the system resolver, as reqwest takes it.
     pub fn shared() -> Arc<Self> {
-        Arc::new(Self)
+        Arc::new(Self::default())
+    }
+
+    /// Over `inner` instead of the system resolver.
+    pub fn over(inner: Arc<dyn Resolve>) -> Self {
+        Self { inner: Some(inner) }
+    }
+
+    /// Every address `host` resolves to, public or not.
+    pub async fn lookup(&self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        match &self.inner {
+            Some(inner) => {
+                let name: Name = host.parse().map_err(|_| Box::new(NotPublic) as Box<dyn std::error::Error + Send + Sync>)?;
+                Ok(inner.resolve(name).await?.collect())
+            }
+            None => Ok(tokio::net::lookup_host((host, 0)).await?.collect()),
+        }
+    }
+
+    /// The public addresses of `host`; an error when it has none.
+    pub async fn public(&self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let public: Vec<SocketAddr> = self.lookup(host).await?.into_iter().filter(|a| is_public(a.ip())).collect();
+        if public.is_empty() {
+            return Err(Box::new(NotPublic));
+        }
+        Ok(public)
     }
 }
 
 impl Resolve for PublicResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
+        let this = self.clone();
         Box::pin(async move {
-            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let public: Vec<SocketAddr> = resolved.filter(|addr| is_public(addr.ip())).collect();
-            if public.is_empty() {
-                return Err(Box::new(NotPublic) as Box<dyn std::error::Error + Send + Sync>);
-            }
+            let public = this.public(name.as_str()).await?;
             Ok(Box::new(public.into_iter()) as Addrs)
         })
     }
@@ -179,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_refuses_a_name_with_only_loopback_addresses() {
         let name: Name = "localhost".parse().unwrap();
-        let resolved = PublicResolver.resolve(name).await;
+        let resolved = PublicResolver::default().resolve(name).await;
         assert!(resolved.is_err());
     }
 }

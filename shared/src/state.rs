@@ -14,6 +14,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::{BlobConfig, Config, DatabaseConfig, KeyringSource, QueueConfig},
     crypto::{Keyring, Vault},
+    notify::CallbackClient,
     store::Store,
 };
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub queue: Arc<dyn Queue>,
     pub blobs: Arc<dyn BlobStore>,
     pub vault: Arc<Vault>,
+    /// Delivers push notifications to applications' callback URLs.
+    pub callbacks: CallbackClient,
 }
 
 impl AppState {
@@ -75,6 +78,8 @@ impl AppState {
             )),
         };
 
-        Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault: Arc::new(Vault::new(keyring)) })
+        let callbacks = CallbackClient::from_config(&config).context("building the callback client")?;
+        let vault = Arc::new(Vault::new(keyring));
+        Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault, callbacks })
     }
 }

@@ -17,6 +17,7 @@ use tracing::Level;
 use crate::state::AppState;
 
 mod admin;
+mod channels;
 pub mod error;
 pub mod extract;
 mod health;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(identity::router())
         .merge(reads::router())
         .merge(writes::router())
+        .merge(channels::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), request_log::record))
         .layer(middleware::from_fn(error::log_errors))

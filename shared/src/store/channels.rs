@@ -74,6 +74,44 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// The open channels over one account, of every application.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_account_channels(&self, account: &AccountId) -> StoreResult<Vec<Channel>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND closed_at IS NULL ORDER BY created_at, id"
+        );
+        let rows: Vec<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(account).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// How many open channels an account has, over all applications.
+    #[tracing::instrument(skip_all)]
+    pub async fn count_account_channels(&self, account: &AccountId) -> StoreResult<i64> {
+        // language=SQL
+        const SQL: &str = "SELECT COUNT(*) FROM channels WHERE account_id = $1 AND closed_at IS NULL";
+        let n = with_pool!(self, pool => sqlx::query_scalar(SQL).bind(account).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// Closes a channel whatever its application, recording why (an endpoint that kept failing).
+    #[tracing::instrument(skip_all)]
+    pub async fn close_channel_for(&self, id: &ChannelId, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "UPDATE channels SET closed_at = $2, close_reason = $3 WHERE id = $1 AND closed_at IS NULL";
+        let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(now).bind(reason).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Why a channel was closed, if it was.
+    #[tracing::instrument(skip_all)]
+    pub async fn channel_close_reason(&self, id: &ChannelId) -> StoreResult<Option<String>> {
+        // language=SQL
+        const SQL: &str = "SELECT close_reason FROM channels WHERE id = $1";
+        let reason: Option<Option<String>> =
+            with_pool!(self, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
+        Ok(reason.flatten())
+    }
+
     /// Closes a channel of `application`; a foreign or already closed channel is left alone.
     #[tracing::instrument(skip_all)]
     pub async fn close_channel(
@@ -83,8 +121,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         // language=SQL
-        const SQL: &str =
-            "UPDATE channels SET closed_at = $3 WHERE id = $1 AND application_id = $2 AND closed_at IS NULL";
+        const SQL: &str = "UPDATE channels SET closed_at = $3, close_reason = 'closed by the application' \
+                           WHERE id = $1 AND application_id = $2 AND closed_at IS NULL";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(application).bind(now).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }

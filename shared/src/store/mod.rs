@@ -26,6 +26,7 @@ mod events;
 mod gdpr;
 mod integrators;
 mod job_runs;
+mod notifications;
 mod oauth;
 mod profiles;
 mod rate_limits;
@@ -40,6 +41,7 @@ pub use authorizations::NewAuthorization;
 pub use events::{EventUpsert, UpsertOutcome};
 pub use gdpr::{ErasureEntry, GdprRequest};
 pub use job_runs::JobClaim;
+pub use notifications::{AttemptRecord, Notification};
 pub use request_logs::RequestLog;
 pub use sync::{Committed, PartnerCopy, RecordedPush, SyncCommit};
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::events::{MARK_DELETED, MARK_LEFT_WINDOW, UpsertSql, upsert_within};
 use super::sync_states::RECORD_SUCCESS;
 use super::{EventUpsert, Store, StoreResult, with_pool};
-use crate::domain::{AccountId, CalendarId, EventKind, EventUid};
+use crate::domain::{AccountId, ApplicationId, CalendarId, EventKind, EventUid, ProfileId};
 
 /// Everything one calendar sync writes, committed together: a crash leaves either all of it or
 /// none, so the stored cursor never runs ahead of the events it covers.
@@ -34,6 +34,8 @@ pub struct SyncCommit {
 pub struct Committed {
     pub changed: usize,
     pub deleted: usize,
+    /// Of `deleted`, the partner events whose resource was deleted at the provider.
+    pub partner_removed: usize,
 }
 
 /// Where a push left an event at its provider.
@@ -50,6 +52,7 @@ pub struct RecordedPush<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PartnerCopy {
     pub uid: EventUid,
+    pub application_id: ApplicationId,
     pub ical_uid: String,
     pub provider_id: Option<String>,
     pub etag: Option<String>,
@@ -95,7 +98,9 @@ impl Store {
             }
             for uid in &commit.partner_removals {
                 let query = sqlx::query(MARK_DELETED).bind(uid).bind(true).bind(now).bind(false);
-                committed.deleted += usize::from(query.execute(&mut *tx).await?.rows_affected() == 1);
+                let removed = usize::from(query.execute(&mut *tx).await?.rows_affected() == 1);
+                committed.deleted += removed;
+                committed.partner_removed += removed;
                 sqlx::query(SET_PUSHED_DELETED).bind(uid).execute(&mut *tx).await?;
             }
             for (uid, etag) in &commit.partner_etags {
@@ -115,7 +120,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn partner_copies(&self, calendar: &CalendarId) -> StoreResult<Vec<PartnerCopy>> {
         // language=SQL
-        const SQL: &str = "SELECT uid, ical_uid, provider_id, etag, deleted FROM events \
+        const SQL: &str = "SELECT uid, application_id, ical_uid, provider_id, etag, deleted FROM events \
                            WHERE calendar_id = $1 AND kind = $2 AND ical_uid IS NOT NULL ORDER BY uid";
         let rows = with_pool!(self, pool => sqlx::query_as(SQL).bind(calendar).bind(EventKind::Partner).fetch_all(pool).await?);
         Ok(rows)
@@ -196,5 +201,16 @@ impl Store {
             .fetch_all(pool)
             .await?);
         Ok(rows.into_iter().map(|r| (r.uid, r.provider_id)).collect())
+    }
+
+    /// Whether every live calendar of the profile has synced successfully at least once.
+    #[tracing::instrument(skip_all)]
+    pub async fn profile_initially_synced(&self, profile: &ProfileId) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "SELECT COUNT(*) FROM calendars c LEFT JOIN sync_states s ON s.calendar_id = c.id \
+                           WHERE c.profile_id = $1 AND c.deleted = $2 AND s.last_success_at IS NULL";
+        let pending: i64 =
+            with_pool!(self, pool => sqlx::query_scalar(SQL).bind(profile).bind(false).fetch_one(pool).await?);
+        Ok(pending == 0)
     }
 }

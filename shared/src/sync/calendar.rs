@@ -18,7 +18,9 @@
 //! horizon change no marker.
 //!
 //! Whatever a job writes (events, tombstones, left-window marks) is committed in one transaction
-//! with the cursor that covers it, so the cursor never runs ahead of the events.
+//! with the cursor that covers it, so the cursor never runs ahead of the events. Then the
+//! account's channels that care are sent one `change` notification each, and when the profile's
+//! last calendar completes its first sync, a `profile_initial_sync_completed`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -30,6 +32,7 @@ use super::provider::{CalendarProvider, ProviderError, RemoteResource};
 use super::window::{SyncWindow, sync_window};
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus};
 use crate::jobs::{JobError, JobOutcome};
+use crate::notify;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -241,8 +244,25 @@ async fn run(
         Some(cursor) => Some(serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         None => None,
     };
+    let first_success = state.store.get_sync_state(&calendar.id).await?.and_then(|s| s.last_success_at).is_none();
     let committed =
         state.store.commit_sync(&calendar.id, &calendar.account_id, &commit, encoded.as_deref(), now).await?;
+
+    // Tell the channels. The sync is committed whatever happens here: a notification that could
+    // not be queued is logged, and push is a hint applications also poll behind.
+    let changed = notify::Changed {
+        third_party: committed.changed + committed.deleted > committed.partner_removed,
+        managed_by: if committed.partner_removed > 0 { std::mem::take(&mut plan.managed_by) } else { Default::default() },
+    };
+    if let Err(e) = notify::changes(state, calendar, &changed, now).await {
+        tracing::error!(error.message = %e, error.cause_chain = ?e, "change notifications could not be queued");
+    }
+    if first_success && state.store.profile_initially_synced(&profile.id).await? {
+        let kind = notify::Kind::ProfileInitialSyncCompleted;
+        if let Err(e) = notify::account_event(state, &calendar.account_id, kind).await {
+            tracing::error!(error.message = %e, error.cause_chain = ?e, "initial sync notifications could not be queued");
+        }
+    }
     Ok(SyncReport { changed: committed.changed, deleted: committed.deleted, skipped, ..report })
 }
 

@@ -16,6 +16,7 @@ use super::hosted::HostedProvider;
 use super::provider::{CalendarProvider, ProviderError};
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus, ProviderName};
 use crate::jobs::{JobError, JobOutcome};
+use crate::notify;
 use crate::providers::caldav::Policy;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -123,6 +124,11 @@ pub(super) async fn conclude(
             tracing::warn!(profile_id = %profile.id, "the provider refused the credentials; profile disconnected");
             state.store.set_profile_status(&profile.id, ProfileStatus::Disconnected, now).await?;
             record("credentials_dead", now).await?;
+            // Jobs skip disconnected profiles, so this is told once, not on every retry.
+            let kind = notify::Kind::ProfileDisconnected;
+            if let Err(e) = notify::account_event(state, &profile.account_id, kind).await {
+                tracing::error!(error.message = %e, error.cause_chain = ?e, "disconnection notifications could not be queued");
+            }
             Ok(JobOutcome::Skipped("the provider refused the credentials; the profile is disconnected"))
         }
         ProviderError::Transient { retry_after, reason } => {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::provider::RemoteResource;
 use super::window::SyncWindow;
-use crate::domain::{AttendeeStatus, Calendar, EventKind, EventTime, EventUid, Profile};
+use crate::domain::{ApplicationId, AttendeeStatus, Calendar, EventKind, EventTime, EventUid, Profile};
 use crate::ical::{Occurrence, Series, expand};
 use crate::state::AppState;
 use crate::store::{EventUpsert, PartnerCopy, StoreError, SyncCommit};
@@ -35,6 +35,8 @@ pub(super) struct Plan<'a> {
     tombstoned: HashSet<EventUid>,
     /// Resources that could not be read.
     pub(super) skipped: usize,
+    /// Applications whose partner events this sync removes (deleted at the provider).
+    pub(super) managed_by: HashSet<ApplicationId>,
 }
 
 impl<'a> Plan<'a> {
@@ -56,22 +58,22 @@ impl<'a> Plan<'a> {
             tombstones: Vec::new(),
             tombstoned: HashSet::new(),
             skipped: 0,
+            managed_by: HashSet::new(),
         })
     }
 
     /// The planned writes, with left-window marking from `window_start` when given.
-    pub(super) fn finish(mut self, window_start: Option<DateTime<Utc>>) -> SyncCommit {
+    pub(super) fn finish(&mut self, window_start: Option<DateTime<Utc>>) -> SyncCommit {
         self.commit.window_start = window_start;
         // An instance both tombstoned (through an old resource) and upserted (through a new one)
         // stays live: the upsert is the newer truth.
         let upserted = &self.upserted;
-        self.commit.tombstones = self
-            .tombstones
+        self.commit.tombstones = std::mem::take(&mut self.tombstones)
             .into_iter()
             .filter(|(_, provider_id)| !upserted.contains(provider_id))
             .map(|(event, _)| event)
             .collect();
-        self.commit
+        std::mem::take(&mut self.commit)
     }
 
     /// Plans the resource's occurrences in the window and the tombstones of the series' cached
@@ -108,6 +110,7 @@ impl<'a> Plan<'a> {
         if let Some(partner) = self.partners.get(uid) {
             if !partner.deleted && self.tombstoned.insert(partner.uid.clone()) {
                 self.commit.partner_removals.push(partner.uid.clone());
+                self.managed_by.insert(partner.application_id.clone());
             }
             return Ok(());
         }

@@ -22,6 +22,9 @@ CREATE TABLE notifications (
     last_status       TEXT,
     last_latency_ms   INTEGER,
     next_attempt_at   TIMESTAMPTZ,
+    -- A delivery in progress holds the notification until this time, so two copies of one job
+    -- never both send it.
+    claimed_until     TIMESTAMPTZ,
     delivered_at      TIMESTAMPTZ,
     abandoned_at      TIMESTAMPTZ
 );

@@ -22,6 +22,9 @@ CREATE TABLE notifications (
     last_status       TEXT,
     last_latency_ms   INTEGER,
     next_attempt_at   TEXT,
+    -- A delivery in progress holds the notification until this time, so two copies of one job
+    -- never both send it.
+    claimed_until     TEXT,
     delivered_at      TEXT,
     abandoned_at      TEXT
 );

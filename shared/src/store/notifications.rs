@@ -1,0 +1,134 @@
+//! Push notifications and their delivery: one row per notification to one channel, with the
+//! attempts made (status and latency, never the body), when it is next due, and when it was
+//! delivered or given up. A delivery claims its row for a short time first, so two copies of
+//! one job never both send it, and a delivered row ends every later copy.
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreResult, with_pool};
+use crate::domain::{AccountId, ApplicationId, ChannelId};
+
+/// A notification as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notification {
+    pub id: String,
+    pub channel_id: ChannelId,
+    pub application_id: ApplicationId,
+    pub account_id: AccountId,
+    /// `verification`, `change`, `profile_disconnected` or `profile_initial_sync_completed`.
+    pub kind: String,
+    pub changes_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<String>,
+    pub last_latency_ms: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub abandoned_at: Option<DateTime<Utc>>,
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord<'a> {
+    /// The HTTP status, or what went wrong before one came back (`timeout`, `refused`, …).
+    pub status: &'a str,
+    pub latency_ms: i32,
+    pub at: DateTime<Utc>,
+    /// Whether the endpoint took it (a 2xx).
+    pub delivered: bool,
+    /// When to try again; `None` when there is nothing more to try.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Whether delivery was given up.
+    pub abandoned: bool,
+}
+
+const COLUMNS: &str = "id, channel_id, application_id, account_id, kind, changes_since, created_at, attempts, \
+    last_attempt_at, last_status, last_latency_ms, next_attempt_at, delivered_at, abandoned_at";
+
+impl Store {
+    #[tracing::instrument(skip_all)]
+    pub async fn create_notification(&self, n: &Notification) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        with_pool!(self, pool => sqlx::query(&sql)
+            .bind(&n.id)
+            .bind(&n.channel_id)
+            .bind(&n.application_id)
+            .bind(&n.account_id)
+            .bind(&n.kind)
+            .bind(n.changes_since)
+            .bind(n.created_at)
+            .bind(n.attempts)
+            .bind(n.last_attempt_at)
+            .bind(&n.last_status)
+            .bind(n.last_latency_ms)
+            .bind(n.next_attempt_at)
+            .bind(n.delivered_at)
+            .bind(n.abandoned_at)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
+        let sql = format!("SELECT {COLUMNS} FROM notifications WHERE id = $1");
+        let row = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        Ok(row)
+    }
+
+    /// The notifications sent to a channel, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_channel_notifications(&self, channel: &ChannelId) -> StoreResult<Vec<Notification>> {
+        let sql = format!("SELECT {COLUMNS} FROM notifications WHERE channel_id = $1 ORDER BY created_at, id");
+        let rows = with_pool!(self, pool => sqlx::query_as(&sql).bind(channel).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Claims an undelivered, unabandoned notification for a delivery attempt until `until`;
+    /// false when it is delivered, given up, or claimed by another delivery right now.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_notification(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "UPDATE notifications SET claimed_until = $2 WHERE id = $1 AND delivered_at IS NULL \
+                           AND abandoned_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $3)";
+        let n = with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(until).bind(now).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Records an attempt and releases the claim.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_notification_attempt(&self, id: &str, attempt: &AttemptRecord<'_>) -> StoreResult<()> {
+        // language=SQL
+        const SQL: &str = "UPDATE notifications SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, \
+                           last_latency_ms = $4, next_attempt_at = $5, \
+                           delivered_at = CASE WHEN $6 THEN $2 ELSE delivered_at END, \
+                           abandoned_at = CASE WHEN $7 THEN $2 ELSE abandoned_at END, \
+                           claimed_until = NULL WHERE id = $1";
+        with_pool!(self, pool => sqlx::query(SQL)
+            .bind(id)
+            .bind(attempt.at)
+            .bind(attempt.status)
+            .bind(attempt.latency_ms)
+            .bind(attempt.next_attempt_at)
+            .bind(attempt.delivered)
+            .bind(attempt.abandoned)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Gives a notification up without an attempt (its channel closed meanwhile).
+    #[tracing::instrument(skip_all)]
+    pub async fn abandon_notification(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        // language=SQL
+        const SQL: &str = "UPDATE notifications SET abandoned_at = $2, claimed_until = NULL \
+                           WHERE id = $1 AND delivered_at IS NULL AND abandoned_at IS NULL";
+        with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(now).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+}
