@@ -110,7 +110,8 @@ impl PublicResolver {
     pub async fn lookup(&self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
         match &self.inner {
             Some(inner) => {
-                let name: Name = host.parse().map_err(|_| Box::new(NotPublic) as Box<dyn std::error::Error + Send + Sync>)?;
+                let name: Name =
+                    host.parse().map_err(|_| Box::new(NotPublic) as Box<dyn std::error::Error + Send + Sync>)?;
                 Ok(inner.resolve(name).await?.collect())
             }
             None => Ok(tokio::net::lookup_host((host, 0)).await?.collect()),

@@ -2,6 +2,7 @@
 mod browser;
 mod caldav;
 mod ical;
+mod notify;
 mod sync;
 
 mod api;

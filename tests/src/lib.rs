@@ -7,6 +7,7 @@ pub mod db;
 pub mod fixtures;
 pub mod logs;
 pub mod oauth;
+pub mod receiver;
 
 pub mod lambda_emulator;
 pub mod moto;

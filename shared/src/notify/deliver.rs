@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-
 use sha2::{Digest, Sha256};
 
 use super::payload::{Kind, body};
@@ -152,7 +151,6 @@ async fn requeue(state: &AppState, id: &str, wait: chrono::Duration) -> Result<(
         .map_err(|e| JobError::Retryable(e.into()))?;
     state.queue.send(QueueName::Notify, body, Some(delay)).await.map_err(|e| JobError::Retryable(e.into()))
 }
-
 
 #[cfg(test)]
 mod tests {

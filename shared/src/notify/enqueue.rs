@@ -33,11 +33,9 @@ impl Changed {
     }
 
     fn concerns(&self, channel: &Channel, calendar: &Calendar) -> bool {
-        let calendar_wanted =
-            channel.filters.calendar_ids.as_ref().is_none_or(|ids| ids.iter().any(|id| *id == calendar.id));
+        let calendar_wanted = channel.filters.calendar_ids.as_ref().is_none_or(|ids| ids.contains(&calendar.id));
         let managed_only = channel.filters.only_managed == Some(true);
-        calendar_wanted
-            && (self.managed_by.contains(&channel.application_id) || (!managed_only && self.third_party))
+        calendar_wanted && (self.managed_by.contains(&channel.application_id) || (!managed_only && self.third_party))
     }
 }
 
@@ -50,7 +48,12 @@ pub fn changes_since(written: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Tells each interested channel of the calendar's account that the sync at `written` changed
 /// events.
-pub async fn changes(state: &AppState, calendar: &Calendar, changed: &Changed, written: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn changes(
+    state: &AppState,
+    calendar: &Calendar,
+    changed: &Changed,
+    written: DateTime<Utc>,
+) -> anyhow::Result<()> {
     if changed.is_empty() {
         return Ok(());
     }

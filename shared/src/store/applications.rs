@@ -64,6 +64,14 @@ impl From<ApplicationRow> for Application {
     }
 }
 
+/// The sealed secrets of an application and when the previous one stops being valid.
+#[derive(sqlx::FromRow)]
+struct SigningRow {
+    client_secret_sealed: Option<Vec<u8>>,
+    previous_secret_sealed: Option<Vec<u8>>,
+    previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
 #[derive(sqlx::FromRow)]
 struct SecretRow {
     client_secret_hash: String,
@@ -237,9 +245,16 @@ impl Store {
         // language=SQL
         const SQL: &str = "SELECT client_secret_sealed, previous_secret_sealed, previous_secret_expires_at \
                            FROM applications WHERE id = $1";
-        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<DateTime<Utc>>)> =
+        let row: Option<SigningRow> =
             with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
-        let Some((current, previous, expires)) = row else { return Ok(Vec::new()) };
+        let Some(SigningRow {
+            client_secret_sealed: current,
+            previous_secret_sealed: previous,
+            previous_secret_expires_at: expires,
+        }) = row
+        else {
+            return Ok(Vec::new());
+        };
         let previous = previous.filter(|_| expires.is_some_and(|at| at > now));
         Ok(current.into_iter().chain(previous).collect())
     }

@@ -252,7 +252,11 @@ async fn run(
     // not be queued is logged, and push is a hint applications also poll behind.
     let changed = notify::Changed {
         third_party: committed.changed + committed.deleted > committed.partner_removed,
-        managed_by: if committed.partner_removed > 0 { std::mem::take(&mut plan.managed_by) } else { Default::default() },
+        managed_by: if committed.partner_removed > 0 {
+            std::mem::take(&mut plan.managed_by)
+        } else {
+            Default::default()
+        },
     };
     if let Err(e) = notify::changes(state, calendar, &changed, now).await {
         tracing::error!(error.message = %e, error.cause_chain = ?e, "change notifications could not be queued");
