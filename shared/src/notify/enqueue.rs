@@ -1,9 +1,9 @@
 //! Deciding who is told what: a notification row per interested channel, then a `Deliver` job
 //! for it on the notify queue.
 //!
-//! Changes come only from syncs, never from an application's own API writes, so an application
-//! is not notified of what it did itself. A sync that changed many events gives each interested
-//! channel one `change` notification. A channel hears about a calendar when it has no
+//! Changes come from syncs, and from API writes, which other applications on the account see as
+//! external events; an application is never notified of what it did itself. A sync or request
+//! that changed many events gives each interested channel one `change` notification. A channel hears about a calendar when it has no
 //! `calendar_ids` filter or its filter names the calendar; an `only_managed` channel hears only
 //! about changes to its own application's events.
 
@@ -13,18 +13,21 @@ use chrono::{DateTime, DurationRound, Utc};
 
 use super::payload::Kind;
 use crate::adapters::QueueName;
-use crate::domain::{AccountId, ApplicationId, Calendar, Channel};
+use crate::domain::{AccountId, ApplicationId, CalendarId, Channel};
 use crate::jobs::NotifyJob;
 use crate::state::AppState;
 use crate::store::Notification;
 
-/// What one sync changed in one calendar, as channels filter it.
+/// What one sync or request changed, as channels filter it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changed {
-    /// Events that originate in the calendar service.
+    /// Events that are not the notified application's own: from the calendar service, or
+    /// written by another application.
     pub third_party: bool,
     /// Applications whose own (partner) events changed at the provider.
     pub managed_by: HashSet<ApplicationId>,
+    /// The application that made the change through the API, whose channels are not told.
+    pub written_by: Option<ApplicationId>,
 }
 
 impl Changed {
@@ -32,10 +35,13 @@ impl Changed {
         !self.third_party && self.managed_by.is_empty()
     }
 
-    fn concerns(&self, channel: &Channel, calendar: &Calendar) -> bool {
-        let calendar_wanted = channel.filters.calendar_ids.as_ref().is_none_or(|ids| ids.contains(&calendar.id));
+    fn concerns(&self, channel: &Channel, calendars: &[CalendarId]) -> bool {
+        let calendar_wanted =
+            channel.filters.calendar_ids.as_ref().is_none_or(|ids| calendars.iter().any(|c| ids.contains(c)));
         let managed_only = channel.filters.only_managed == Some(true);
-        calendar_wanted && (self.managed_by.contains(&channel.application_id) || (!managed_only && self.third_party))
+        self.written_by.as_ref() != Some(&channel.application_id)
+            && calendar_wanted
+            && (self.managed_by.contains(&channel.application_id) || (!managed_only && self.third_party))
     }
 }
 
@@ -46,20 +52,21 @@ pub fn changes_since(written: DateTime<Utc>) -> DateTime<Utc> {
     written.duration_trunc(second).unwrap_or(written) - second
 }
 
-/// Tells each interested channel of the calendar's account that the sync at `written` changed
-/// events.
+/// Tells each interested channel of `account` that the sync or request at `written` changed
+/// events of `calendars`.
 pub async fn changes(
     state: &AppState,
-    calendar: &Calendar,
+    account: &AccountId,
+    calendars: &[CalendarId],
     changed: &Changed,
     written: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if changed.is_empty() {
+    if changed.is_empty() || calendars.is_empty() {
         return Ok(());
     }
     let kind = Kind::Change { changes_since: changes_since(written) };
-    for channel in state.store.list_account_channels(&calendar.account_id).await? {
-        if changed.concerns(&channel, calendar) {
+    for channel in state.store.list_account_channels(account).await? {
+        if changed.concerns(&channel, calendars) {
             send(state, &channel, kind).await?;
         }
     }
@@ -97,4 +104,49 @@ pub async fn send(state: &AppState, channel: &Channel, kind: Kind) -> anyhow::Re
     let job = serde_json::to_string(&NotifyJob::Deliver { notification_id: notification.id })?;
     state.queue.send(QueueName::Notify, job, None).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChannelFilters, ChannelId};
+
+    fn channel(application: &ApplicationId, filters: ChannelFilters) -> Channel {
+        Channel {
+            id: ChannelId::generate(),
+            application_id: application.clone(),
+            account_id: AccountId::generate(),
+            callback_url: "https://hooks.example/".into(),
+            filters,
+            created_at: DateTime::UNIX_EPOCH,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn channels_hear_of_their_calendars_their_own_events_and_never_their_own_writes() {
+        let (mine, theirs) = (ApplicationId::generate(), ApplicationId::generate());
+        let (work, home) = (CalendarId::generate(), CalendarId::generate());
+        let everything = channel(&mine, ChannelFilters::default());
+        let work_only = channel(&mine, ChannelFilters { calendar_ids: Some(vec![work.clone()]), only_managed: None });
+        let managed = channel(&mine, ChannelFilters { calendar_ids: None, only_managed: Some(true) });
+
+        let from_provider = Changed { third_party: true, ..Changed::default() };
+        assert!(from_provider.concerns(&everything, std::slice::from_ref(&home)));
+        assert!(!from_provider.concerns(&work_only, std::slice::from_ref(&home)));
+        assert!(from_provider.concerns(&work_only, &[home.clone(), work.clone()]));
+        assert!(!from_provider.concerns(&managed, std::slice::from_ref(&work)));
+
+        let own_removed = Changed { managed_by: HashSet::from([mine.clone()]), ..Changed::default() };
+        assert!(own_removed.concerns(&managed, std::slice::from_ref(&work)));
+        let others_removed = Changed { managed_by: HashSet::from([theirs.clone()]), ..Changed::default() };
+        assert!(!others_removed.concerns(&managed, std::slice::from_ref(&work)));
+        assert!(!others_removed.concerns(&everything, std::slice::from_ref(&work)));
+
+        let my_write = Changed { third_party: true, written_by: Some(mine.clone()), ..Changed::default() };
+        assert!(!my_write.concerns(&everything, std::slice::from_ref(&work)));
+        let their_write = Changed { third_party: true, written_by: Some(theirs), ..Changed::default() };
+        assert!(their_write.concerns(&everything, std::slice::from_ref(&work)));
+        assert!(!their_write.concerns(&managed, std::slice::from_ref(&work)));
+    }
 }

@@ -257,8 +257,10 @@ async fn run(
         } else {
             Default::default()
         },
+        written_by: None,
     };
-    if let Err(e) = notify::changes(state, calendar, &changed, now).await {
+    let calendars = std::slice::from_ref(&calendar.id);
+    if let Err(e) = notify::changes(state, &calendar.account_id, calendars, &changed, now).await {
         tracing::error!(error.message = %e, error.cause_chain = ?e, "change notifications could not be queued");
     }
     if first_success && state.store.profile_initially_synced(&profile.id).await? {

@@ -20,6 +20,7 @@ use crate::sync::{caldav_account, caldav_account_with_scopes, etag_of, events, j
 
 api_on_both_backends!(
     three_edits_and_one_sync_give_one_signed_change_notification_and_own_writes_none,
+    another_applications_write_is_told_and_the_writers_own_channel_is_not,
     a_refused_password_and_a_first_sync_are_told_to_the_channel,
 );
 
@@ -141,4 +142,44 @@ async fn a_refused_password_and_a_first_sync_are_told_to_the_channel(api: &TestA
     let told: Vec<String> = kinds(&watcher.bodies()).into_iter().map(|(kind, _)| kind).collect();
     assert_eq!(told, vec!["verification", "profile_disconnected"]);
     assert_eq!(kinds(&receiver.bodies()).len(), 2);
+}
+
+async fn another_applications_write_is_told_and_the_writers_own_channel_is_not(api: &TestApi) {
+    let (writer_app, _) = api.application("Writer").await;
+    let (watcher_app, _) = api.application("Watcher").await;
+    let writer = api.authorized(&writer_app, "read_events create_event").await;
+    let scopes = calsync_core::domain::Scopes::parse("read_events").unwrap();
+    let issued = calsync_core::tokens::issue(&api.state.store, &watcher_app, &writer.account.id, scopes, api.now())
+        .await
+        .unwrap();
+    let watcher = calsync_tests::api::Authorized { access_token: issued.access_token, ..writer.clone() };
+    let (own, other) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
+    open_channel(api, &writer, &own.url, json!({})).await;
+    open_channel(api, &watcher, &other.url, json!({})).await;
+    let only_managed = Receiver::start(&[]).await;
+    open_channel(api, &watcher, &only_managed.url, json!({"only_managed": true})).await;
+    deliver_queued(api).await;
+
+    api.clock.advance(Duration::minutes(1));
+    let body = json!({"event_id": "w-1", "summary": "Written", "start": "2026-05-06T09:00:00Z", "end": "2026-05-06T10:00:00Z"});
+    let path = format!("/v1/calendars/{}/events", writer.calendar.id);
+    assert_eq!(api.post(&path, Some(&writer.access_token), body.clone()).await.0, 202);
+    // The same upsert again changes nothing, and tells no one.
+    assert_eq!(api.post(&path, Some(&writer.access_token), body).await.0, 202);
+    deliver_queued(api).await;
+
+    let since = (api.now() - Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    assert_eq!(kinds(&own.bodies()), vec![("verification".to_owned(), None)]);
+    assert_eq!(kinds(&only_managed.bodies()), vec![("verification".to_owned(), None)]);
+    assert_eq!(
+        kinds(&other.bodies()),
+        vec![("verification".to_owned(), None), ("change".to_owned(), Some(since.clone()))]
+    );
+    // What the watcher reads back from it is the writer's event.
+    let read = format!("/v1/events?tzid=Etc/UTC&last_modified={since}&from=2026-05-01&to=2026-05-10");
+    let (status, events) = api.get(&read, &watcher.access_token).await;
+    assert_eq!(status, 200, "{events}");
+    let summaries: Vec<&str> =
+        events["events"].as_array().unwrap().iter().filter_map(|e| e["summary"].as_str()).collect();
+    assert_eq!(summaries, vec!["Written"]);
 }

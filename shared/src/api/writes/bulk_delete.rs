@@ -11,14 +11,14 @@ use serde_json::Value;
 use super::{
     account_calendar,
     fields::{self, Errors},
-    push_to_provider,
+    notify_others, push_to_provider,
 };
 use crate::{
     api::{
         error::{ApiResult, keys},
         extract::{ApiJson, Grant, Params},
     },
-    domain::Scope,
+    domain::{CalendarId, Scope},
     state::AppState,
 };
 
@@ -95,5 +95,7 @@ pub(super) async fn delete(
             push_to_provider(&state, profile, &uid).await?;
         }
     }
+    let touched: Vec<CalendarId> = profiles.into_keys().collect();
+    notify_others(&state, &grant, &touched).await;
     Ok(StatusCode::ACCEPTED)
 }

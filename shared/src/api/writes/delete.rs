@@ -14,7 +14,7 @@ use super::{
     account_calendar, calendar_event, ensure_external_change_permitted,
     event_input::{EventKey, event_key},
     fields::{self, Errors},
-    push_to_provider,
+    notify_others, push_to_provider,
 };
 use crate::{
     api::{
@@ -59,6 +59,7 @@ pub(super) async fn delete_event(state: &AppState, grant: &Grant, calendar_id: &
     if state.store.mark_event_deleted(&event.uid, state.clock.now()).await? {
         tracing::info!(calendar_id = %calendar.id, event_uid = %event.uid, "event deleted");
         push_to_provider(state, &profile, &event.uid).await?;
+        notify_others(state, grant, std::slice::from_ref(&calendar.id)).await;
     }
     Ok(())
 }

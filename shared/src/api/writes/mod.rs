@@ -22,6 +22,7 @@ use crate::{
     },
     domain::{Calendar, CalendarId, Event, EventUid, Profile, ProviderName},
     jobs::SyncJob,
+    notify,
     state::AppState,
 };
 
@@ -86,6 +87,17 @@ fn ensure_external_change_permitted(profile: &Profile, event: &Event) -> ApiResu
         return Err(ApiError::invalid("event_uid", keys::NOT_PERMITTED, "recurring events cannot be changed"));
     }
     Ok(())
+}
+
+/// Tells the other applications' channels over the account that this request changed events of
+/// `calendars` (they see them as external events); the writing application's own are not told.
+/// The write stands whatever happens here: a failure is logged.
+async fn notify_others(state: &AppState, grant: &Grant, calendars: &[CalendarId]) {
+    let changed =
+        notify::Changed { third_party: true, written_by: Some(grant.application.id.clone()), ..Default::default() };
+    if let Err(e) = notify::changes(state, grant.account_id(), calendars, &changed, state.clock.now()).await {
+        tracing::error!(error.message = %e, error.cause_chain = ?e, "change notifications could not be queued");
+    }
 }
 
 /// Queues the push of a changed event to its provider; hosted calendars have nothing to push.

@@ -16,7 +16,7 @@ use crate::store::EventUpsert;
 use super::{
     account_calendar, calendar_event,
     fields::{self, Errors},
-    push_to_provider,
+    notify_others, push_to_provider,
 };
 use crate::{
     api::{
@@ -60,6 +60,7 @@ pub(super) async fn post(
     if state.store.update_event_content(&event.uid, &changed, state.clock.now()).await? {
         tracing::info!(calendar_id = %calendar.id, event_uid = %event.uid, "participation status changed");
         push_to_provider(&state, &profile, &event.uid).await?;
+        notify_others(&state, &grant, std::slice::from_ref(&calendar.id)).await;
     }
     Ok(StatusCode::ACCEPTED)
 }

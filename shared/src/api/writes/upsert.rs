@@ -16,7 +16,7 @@ use super::{
     account_calendar, calendar_event, ensure_external_change_permitted, ensure_writable,
     event_input::{EventInput, EventKey, event_key},
     fields::{self, Errors},
-    push_to_provider,
+    notify_others, push_to_provider,
 };
 use crate::{
     api::{
@@ -79,6 +79,7 @@ pub(super) async fn upsert(state: &AppState, grant: &Grant, calendar_id: &str, b
     if changed {
         tracing::info!(calendar_id = %calendar.id, event_uid = %uid, "event written");
         push_to_provider(state, &profile, &uid).await?;
+        notify_others(state, grant, std::slice::from_ref(&calendar.id)).await;
     }
     Ok(())
 }
