@@ -143,6 +143,27 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
     Ok(JobOutcome::Skipped("delivery failed; retry scheduled"))
 }
 
+/// How long a pending notification may wait for its job before the sweep queues another.
+const STRANDED_AFTER: chrono::Duration = chrono::Duration::minutes(30);
+/// Notifications requeued by one sweep.
+const SWEEP_LIMIT: i64 = 1000;
+
+/// Queues a delivery job again for notifications whose job was lost: the row is written before
+/// its job is queued, and a queue failure in between (or after a failed attempt) would otherwise
+/// strand it. A job that was only slow arrives as a second copy, which the claim and the
+/// delivered check make harmless. Runs with the periodic poll.
+pub async fn requeue_stranded(state: &AppState) -> Result<usize, JobError> {
+    let stale = state.clock.now() - STRANDED_AFTER;
+    let ids = state.store.stranded_notifications(stale, SWEEP_LIMIT).await?;
+    for id in &ids {
+        requeue(state, id, chrono::Duration::zero()).await?;
+    }
+    if !ids.is_empty() {
+        tracing::warn!(count = ids.len(), "requeued notifications whose delivery job was lost");
+    }
+    Ok(ids.len())
+}
+
 /// Puts the job back on the queue, due after `wait` (or after SQS's longest delay, when the wait
 /// is longer: the job then finds the notification not yet due and waits again).
 async fn requeue(state: &AppState, id: &str, wait: chrono::Duration) -> Result<(), JobError> {

@@ -9,7 +9,7 @@ mod payload;
 mod sign;
 
 pub use client::{Attempt, CallbackClient, CallbackError, MAX_CALLBACK_URL_LEN};
-pub use deliver::{GIVE_UP_AFTER, deliver, retry_delay};
+pub use deliver::{GIVE_UP_AFTER, deliver, requeue_stranded, retry_delay};
 pub use enqueue::{Changed, account_event, changes, changes_since, send};
 pub use payload::{Kind, body, channel_json};
 pub use sign::{HEADER, signature};

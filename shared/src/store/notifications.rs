@@ -131,4 +131,17 @@ impl Store {
         with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(now).execute(pool).await?.rows_affected());
         Ok(())
     }
+
+    /// Up to `limit` pending notifications whose delivery job looks lost: never attempted and
+    /// older than `stale`, or overdue for a retry since before `stale`.
+    #[tracing::instrument(skip_all)]
+    pub async fn stranded_notifications(&self, stale: DateTime<Utc>, limit: i64) -> StoreResult<Vec<String>> {
+        // language=SQL
+        const SQL: &str = "SELECT id FROM notifications WHERE delivered_at IS NULL AND abandoned_at IS NULL \
+                           AND created_at < $1 AND (claimed_until IS NULL OR claimed_until < $1) \
+                           AND (next_attempt_at IS NULL OR next_attempt_at < $1) AND (attempts = 0 OR next_attempt_at IS NOT NULL) \
+                           ORDER BY created_at LIMIT $2";
+        let ids = with_pool!(self, pool => sqlx::query_scalar(SQL).bind(stale).bind(limit).fetch_all(pool).await?);
+        Ok(ids)
+    }
 }

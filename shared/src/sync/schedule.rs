@@ -2,7 +2,8 @@
 //!
 //! - `PollProfiles` (every 15 minutes): CalDAV and iCloud have no push, so every connected
 //!   profile on a remote service gets a `SyncCalendarList`, which queues a `SyncCalendar` for
-//!   each of its calendars; an unchanged calendar then costs one request (its change marker).
+//!   each calendar whose change marker moved. The first page also requeues push notifications
+//!   whose delivery job was lost.
 //! - `AdvanceWindows` (daily): every live calendar gets an `AdvanceWindow`, which lists the days
 //!   that newly entered its window and marks the events that left it.
 //!
@@ -23,6 +24,10 @@ pub const PAGE: usize = 500;
 /// Queues a calendar list sync for each polled profile after `after`, one page, and the next page.
 #[tracing::instrument(skip_all)]
 pub async fn poll_profiles(state: &AppState, after: Option<&ProfileId>) -> Result<JobOutcome, JobError> {
+    if after.is_none() {
+        // Once per poll, not per page: pick up push notifications whose delivery job was lost.
+        crate::notify::requeue_stranded(state).await?;
+    }
     let page = state.store.polled_profile_ids(after, PAGE as i64).await?;
     for profile_id in &page {
         send(state, &SyncJob::SyncCalendarList { profile_id: profile_id.clone() }, spread(state)).await?;

@@ -19,6 +19,7 @@ api_on_both_backends!(
     an_endpoint_failing_for_a_day_has_its_channel_closed,
     a_redirect_is_not_followed,
     during_a_secret_rotation_both_secrets_sign,
+    a_notification_whose_job_was_lost_is_requeued_by_the_poll,
 );
 
 /// The only notification of the account's only channel.
@@ -118,4 +119,31 @@ async fn during_a_secret_rotation_both_secrets_sign(api: &TestApi) {
     for secret in [&new, &old] {
         assert_eq!(sdks_accept(secret, signature, &received.body), (true, true));
     }
+}
+
+async fn a_notification_whose_job_was_lost_is_requeued_by_the_poll(api: &TestApi) {
+    use calsync_core::adapters::QueueName;
+    use calsync_core::jobs::{SyncJob, handle_sync_message};
+    let (app, _) = api.application("Notified").await;
+    let who = api.authorized(&app, "read_events").await;
+    let receiver = Receiver::start(&[]).await;
+    open_channel(api, &who, &receiver.url, json!({})).await;
+    // The verification's job is lost.
+    let lost = api.state.queue.receive(QueueName::Notify, 10, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(lost.len(), 1);
+    api.state.queue.delete(QueueName::Notify, &lost[0].receipt).await.unwrap();
+
+    // Within half an hour the poll leaves it alone (its job may only be slow); after that it
+    // queues the job again, once.
+    let poll = serde_json::to_string(&SyncJob::PollProfiles { after: None }).unwrap();
+    api.clock.advance(Duration::minutes(29));
+    assert_eq!(handle_sync_message(&api.state, &poll).await.unwrap(), JobOutcome::Done);
+    assert!(deliver_queued(api).await.is_empty());
+    api.clock.advance(Duration::minutes(2));
+    assert_eq!(handle_sync_message(&api.state, &poll).await.unwrap(), JobOutcome::Done);
+    let outcomes: Vec<JobOutcome> = deliver_queued(api).await.into_iter().map(|(_, o)| o).collect();
+    assert_eq!(outcomes, vec![JobOutcome::Done]);
+    assert_eq!(handle_sync_message(&api.state, &poll).await.unwrap(), JobOutcome::Done);
+    assert!(deliver_queued(api).await.is_empty());
+    assert_eq!(receiver.received().len(), 1);
 }

@@ -30,5 +30,6 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_channel_id ON notifications (channel_id);
 CREATE INDEX notifications_account_id ON notifications (account_id);
-CREATE INDEX notifications_created_at ON notifications (created_at);
+-- Deliveries still pending, for the sweep that requeues jobs lost between the row and the queue.
+CREATE INDEX notifications_pending ON notifications (created_at) WHERE delivered_at IS NULL AND abandoned_at IS NULL;
 CREATE INDEX channels_account_open ON channels (account_id) WHERE closed_at IS NULL;
