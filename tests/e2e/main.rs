@@ -10,6 +10,7 @@ mod api_router;
 mod aws_adapters;
 mod lambda_binaries;
 mod openapi;
+mod retention;
 mod sdk;
 mod store;
 mod vault;

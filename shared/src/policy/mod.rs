@@ -1,1 +1,3 @@
+//! The data management policy (policy.md) in code: `retention` holds its retention table as data.
 
+pub mod retention;

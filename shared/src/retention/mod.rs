@@ -1,15 +1,14 @@
-//! The retention run: applies the policy's retention rules in small batches, each batch its own
-//! short transaction, until the work is done or the deadline is near. A run is keyed by its
+//! The retention run: applies the policy's retention rules (`policy::retention::RULES`) in small
+//! batches, each batch its own short transaction, children before parents, until the work is
+//! done or the deadline is near; each rule's removals and duration are recorded with the run. A run is keyed by its
 //! hourly slot, so a duplicate invocation of the same schedule does nothing twice, and a run that
 //! stopped at its deadline is resumed by the next invocation.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{state::AppState, store::JobClaim};
+use crate::{policy::retention, state::AppState, store::JobClaim};
 
-/// Application request logs are kept up to 90 days (policy.md, "Retention").
-pub const REQUEST_LOG_RETENTION: Duration = Duration::days(90);
 /// Rows deleted per transaction: small enough to hold locks only briefly.
 pub const BATCH_SIZE: i64 = 1000;
 /// A run holding a slot for longer than this without finishing is presumed dead.
@@ -37,11 +36,27 @@ pub struct RetentionReport {
     pub rules: Vec<RuleReport>,
 }
 
-/// What one rule removed (or, in a dry run, found due).
+/// What one rule removed (or, in a dry run or a plan, found due), and how long it took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleReport {
     pub rule: &'static str,
     pub removed: u64,
+    pub duration_ms: u64,
+}
+
+/// What each rule the run carries out would remove at `at`, without removing anything.
+pub async fn plan(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<Vec<RuleReport>> {
+    let mut rules = Vec::new();
+    for (rule, purgeable, keep) in retention::batched() {
+        let started = std::time::Instant::now();
+        let removed = state.store.count_due(purgeable, at - keep).await?;
+        rules.push(RuleReport { rule: rule.name, removed, duration_ms: elapsed_ms(started) });
+    }
+    Ok(rules)
+}
+
+fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs every rule until done or until `deadline`.
@@ -49,11 +64,9 @@ pub struct RuleReport {
 pub async fn run(state: &AppState, input: &RetentionInput, deadline: DateTime<Utc>) -> anyhow::Result<RetentionReport> {
     let now = state.clock.now();
     let slot = now.format("%Y-%m-%dT%H").to_string();
-    let cutoff = now - REQUEST_LOG_RETENTION;
 
     if input.dry_run {
-        let due = state.store.count_request_logs_before(cutoff).await?;
-        let rules = vec![RuleReport { rule: "request_logs", removed: due }];
+        let rules = plan(state, now).await?;
         return Ok(RetentionReport { slot, already_done: false, complete: true, dry_run: true, rules });
     }
 
@@ -65,19 +78,31 @@ pub async fn run(state: &AppState, input: &RetentionInput, deadline: DateTime<Ut
         }
     }
 
-    let mut removed = 0u64;
-    let mut complete = false;
-    while state.clock.now() < deadline {
-        let n = state.store.purge_request_logs_before(cutoff, BATCH_SIZE).await?;
-        removed += n;
-        if n < BATCH_SIZE as u64 {
-            complete = true;
+    // Each rule in turn, children before parents, a batch per transaction, until the deadline.
+    let mut rules = Vec::new();
+    let mut complete = true;
+    for (rule, purgeable, keep) in retention::batched() {
+        let started = std::time::Instant::now();
+        let cutoff = now - keep;
+        let mut removed = 0u64;
+        let mut done = false;
+        while state.clock.now() < deadline {
+            let n = state.store.purge_due(purgeable, cutoff, BATCH_SIZE).await?;
+            removed += n;
+            if n < BATCH_SIZE as u64 {
+                done = true;
+                break;
+            }
+        }
+        rules.push(RuleReport { rule: rule.name, removed, duration_ms: elapsed_ms(started) });
+        if !done {
+            complete = false;
             break;
         }
     }
-    let rules = vec![RuleReport { rule: "request_logs", removed }];
     let details = serde_json::json!({ "rules": rules, "complete": complete });
     state.store.finish_job_slot(JOB, &slot, complete, &details, state.clock.now()).await?;
-    tracing::info!(slot, removed, complete, "retention run finished");
+    let removed: u64 = rules.iter().map(|r| r.removed).sum();
+    tracing::info!(slot, removed, complete, rules = %details["rules"], "retention run finished");
     Ok(RetentionReport { slot, already_done: false, complete, dry_run: false, rules })
 }

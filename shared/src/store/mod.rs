@@ -32,6 +32,7 @@ mod profiles;
 mod rate_limits;
 mod reads;
 mod request_logs;
+mod retention;
 mod sync;
 mod sync_states;
 mod writes;

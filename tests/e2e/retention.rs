@@ -1,0 +1,197 @@
+//! The retention rules the run carries out, each at its boundary with the injected clock: the
+//! data is still there one day before its limit and gone one day after, on SQLite and
+//! PostgreSQL; a re-authorization cancels the third-party events' clock; the dry run and the plan
+//! count without removing; and a run that meets its deadline leaves the rest for the next one.
+
+use calsync_core::domain::{EventKind, EventTime, EventUid};
+use calsync_core::retention::{self, RetentionInput};
+use calsync_core::store::EventUpsert;
+use calsync_tests::api::{Authorized, TestApi};
+use calsync_tests::fixtures::third_party_event;
+use chrono::{DateTime, Duration};
+
+use crate::api::api_on_both_backends;
+
+api_on_both_backends!(
+    events_outside_the_window_go_31_days_after_leaving_it,
+    third_party_events_go_30_days_after_the_last_authorization_ends_unless_reauthorized,
+    partner_events_go_90_days_after_their_applications_authorization_ends,
+    credentials_go_30_days_after_the_last_authorization_ends,
+    request_logs_go_after_90_days,
+    a_dry_run_and_the_plan_count_without_removing,
+);
+
+fn at(text: &str) -> EventTime {
+    EventTime::Instant { at: DateTime::parse_from_rfc3339(text).unwrap().to_utc(), tzid: None }
+}
+
+async fn third_party(api: &TestApi, who: &Authorized, provider_id: &str) -> EventUid {
+    let event =
+        third_party_event(&who.calendar, provider_id, "Kept?", at("2026-05-04T09:00:00Z"), at("2026-05-04T10:00:00Z"));
+    api.state.store.upsert_event(&event, api.now()).await.unwrap().uid().clone()
+}
+
+async fn exists(api: &TestApi, uid: &EventUid) -> bool {
+    api.state.store.get_event(uid).await.unwrap().is_some()
+}
+
+/// A retention run now, in a slot of its own.
+async fn run(api: &TestApi) -> retention::RetentionReport {
+    let deadline = api.now() + Duration::minutes(5);
+    let report = retention::run(&api.state, &RetentionInput::default(), deadline).await.unwrap();
+    assert!(report.complete && !report.already_done, "{report:?}");
+    report
+}
+
+fn removed(report: &retention::RetentionReport, rule: &str) -> u64 {
+    report.rules.iter().find(|r| r.rule == rule).map_or(0, |r| r.removed)
+}
+
+async fn events_outside_the_window_go_31_days_after_leaving_it(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let who = api.authorized(&app, "read_events").await;
+    let left = third_party(api, &who, "left").await;
+    let later =
+        third_party_event(&who.calendar, "inside", "Later", at("2026-05-20T09:00:00Z"), at("2026-05-20T10:00:00Z"));
+    let inside = api.state.store.upsert_event(&later, api.now()).await.unwrap().uid().clone();
+    // The window now starts on 5 May: the 4 May event has left it, the 20 May one has not.
+    let window_start = DateTime::parse_from_rfc3339("2026-05-05T00:00:00Z").unwrap().to_utc();
+    assert_eq!(api.state.store.mark_events_left_window(&who.calendar.id, window_start, api.now()).await.unwrap(), 1);
+
+    api.clock.advance(Duration::days(30));
+    assert_eq!(removed(&run(api).await, "events_outside_window"), 0);
+    assert!(exists(api, &left).await);
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "events_outside_window"), 1);
+    assert!(!exists(api, &left).await);
+    assert!(exists(api, &inside).await);
+}
+
+async fn third_party_events_go_30_days_after_the_last_authorization_ends_unless_reauthorized(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let ended = api.authorized(&app, "read_events").await;
+    let reauthorized = api.authorized(&app, "read_events").await;
+    let ended_event = third_party(api, &ended, "ended").await;
+    let reauthorized_event = third_party(api, &reauthorized, "reauthorized").await;
+    for who in [&ended, &reauthorized] {
+        for authorization in api.state.store.list_authorizations(&who.account.id).await.unwrap() {
+            api.state.store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+        }
+    }
+
+    // Ten days later one account authorizes again: its clock stops.
+    api.clock.advance(Duration::days(10));
+    let scopes = calsync_core::domain::Scopes::parse("read_events").unwrap();
+    calsync_core::tokens::issue(&api.state.store, &app, &reauthorized.account.id, scopes, api.now()).await.unwrap();
+
+    api.clock.advance(Duration::days(19));
+    assert_eq!(removed(&run(api).await, "third_party_events"), 0);
+    assert!(exists(api, &ended_event).await);
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "third_party_events"), 1);
+    assert!(!exists(api, &ended_event).await);
+    assert!(exists(api, &reauthorized_event).await);
+}
+
+fn partner(who: &Authorized, application: &calsync_core::domain::ApplicationId, event_id: &str) -> EventUpsert {
+    EventUpsert {
+        kind: EventKind::Partner,
+        application_id: Some(application.clone()),
+        event_id: Some(event_id.to_owned()),
+        provider_id: None,
+        ..third_party_event(&who.calendar, event_id, "Partner", at("2026-05-04T09:00:00Z"), at("2026-05-04T10:00:00Z"))
+    }
+}
+
+async fn partner_events_go_90_days_after_their_applications_authorization_ends(api: &TestApi) {
+    let (leaving, _) = api.application("Leaving").await;
+    let (staying, _) = api.application("Staying").await;
+    let who = api.authorized(&leaving, "read_events").await;
+    let scopes = calsync_core::domain::Scopes::parse("read_events").unwrap();
+    calsync_core::tokens::issue(&api.state.store, &staying, &who.account.id, scopes, api.now()).await.unwrap();
+    let gone =
+        api.state.store.upsert_event(&partner(&who, &leaving.id, "gone"), api.now()).await.unwrap().uid().clone();
+    let kept =
+        api.state.store.upsert_event(&partner(&who, &staying.id, "kept"), api.now()).await.unwrap().uid().clone();
+    for authorization in api.state.store.list_authorizations(&who.account.id).await.unwrap() {
+        if authorization.application_id == leaving.id {
+            api.state.store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+        }
+    }
+
+    api.clock.advance(Duration::days(89));
+    assert_eq!(removed(&run(api).await, "partner_events"), 0);
+    assert!(exists(api, &gone).await);
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "partner_events"), 1);
+    assert!(!exists(api, &gone).await);
+    assert!(exists(api, &kept).await);
+}
+
+async fn credentials_go_30_days_after_the_last_authorization_ends(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let who = api.authorized(&app, "read_events").await;
+    let credentials = calsync_core::crypto::Credentials::AppSpecificPassword {
+        email: "ada@icloud.example".into(),
+        password: "abcd-efgh".into(),
+    };
+    let sealed = api.state.vault.seal(&who.profile.id, &credentials).unwrap();
+    api.state.store.put_credentials(&who.profile.id, &who.account.id, &sealed, api.now()).await.unwrap();
+    for authorization in api.state.store.list_authorizations(&who.account.id).await.unwrap() {
+        api.state.store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+    }
+
+    api.clock.advance(Duration::days(29));
+    assert_eq!(removed(&run(api).await, "credentials"), 0);
+    assert!(api.state.store.get_credentials(&who.profile.id).await.unwrap().is_some());
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "credentials"), 1);
+    assert!(api.state.store.get_credentials(&who.profile.id).await.unwrap().is_none());
+}
+
+async fn request_logs_go_after_90_days(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let who = api.authorized(&app, "read_events").await;
+    assert_eq!(api.get("/v1/calendars", &who.access_token).await.0, 200);
+    let logged = api.state.store.list_request_logs(&app.id, 10).await.unwrap().len();
+    assert_eq!(logged, 1);
+
+    api.clock.advance(Duration::days(89));
+    assert_eq!(removed(&run(api).await, "request_logs"), 0);
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "request_logs"), 1);
+    assert!(api.state.store.list_request_logs(&app.id, 10).await.unwrap().is_empty());
+}
+
+async fn a_dry_run_and_the_plan_count_without_removing(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let who = api.authorized(&app, "read_events").await;
+    let event = third_party(api, &who, "ended").await;
+    for authorization in api.state.store.list_authorizations(&who.account.id).await.unwrap() {
+        api.state.store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+    }
+    let now = api.now();
+    let due = |rules: &[retention::RuleReport]| -> Vec<(&'static str, u64)> {
+        rules.iter().map(|r| (r.rule, r.removed)).collect()
+    };
+    let nothing_yet: Vec<(&str, u64)> =
+        retention::plan(&api.state, now).await.unwrap().iter().map(|r| (r.rule, r.removed)).collect();
+    assert!(nothing_yet.iter().all(|(_, n)| *n == 0), "{nothing_yet:?}");
+    let later = retention::plan(&api.state, now + Duration::days(31)).await.unwrap();
+    assert_eq!(
+        due(&later),
+        vec![
+            ("events_outside_window", 0),
+            ("third_party_events", 1),
+            ("partner_events", 0),
+            ("credentials", 0),
+            ("request_logs", 0),
+        ]
+    );
+    api.clock.advance(Duration::days(31));
+    let dry = retention::run(&api.state, &RetentionInput { dry_run: true }, api.now() + Duration::minutes(5)).await;
+    let dry = dry.unwrap();
+    assert!(dry.dry_run);
+    assert_eq!(due(&dry.rules), due(&later));
+    assert!(exists(api, &event).await);
+}
