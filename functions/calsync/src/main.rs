@@ -11,6 +11,7 @@ use calsync_core::Config;
 use clap::{Args, Parser, Subcommand};
 
 mod apps;
+mod retention;
 mod serve;
 
 #[derive(Debug, Parser)]
@@ -42,6 +43,9 @@ enum Command {
     /// Manage integrator applications.
     #[command(subcommand)]
     Apps(apps::AppsCommand),
+    /// Plan or run the retention rules.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Apps(command) => apps::run(config(&cli.storage, &[])?, command).await,
+        Command::Retention(command) => retention::run(config(&cli.storage, &[])?, command).await,
     }
 }
 
