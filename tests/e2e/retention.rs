@@ -195,3 +195,12 @@ async fn a_dry_run_and_the_plan_count_without_removing(api: &TestApi) {
     assert_eq!(due(&dry.rules), due(&later));
     assert!(exists(api, &event).await);
 }
+
+/// The README's policy table is the rules table: change a rule and this fails until the README
+/// says the same.
+#[test]
+fn the_readme_policy_table_is_derived_from_the_rules() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let table = calsync_core::policy::retention::markdown_table();
+    assert!(readme.contains(&table), "README.md must hold this table under its policy section:\n{table}");
+}

@@ -113,14 +113,14 @@ pub const RULES: &[Rule] = &[
         data: "calendar account structure (profiles, calendars)",
         clock: Clock::AccountAuthorizationsEnded,
         keep: Some(Duration::days(90)),
-        purge: Purge::Elsewhere("not yet purged by the retention run (issue 6)"),
+        purge: Purge::Elsewhere("not purged automatically yet"),
     },
     Rule {
         name: "smart_invites",
         data: "Smart Invites",
         clock: Clock::EventEnded,
         keep: Some(Duration::days(30)),
-        purge: Purge::Elsewhere("Smart Invites are not stored yet (issue 11)"),
+        purge: Purge::Elsewhere("none are stored yet"),
     },
     Rule {
         name: "backups",
@@ -130,6 +130,42 @@ pub const RULES: &[Rule] = &[
         purge: Purge::Elsewhere("the daily backup run deletes backups older than 7 days"),
     },
 ];
+
+/// How long a rule keeps its data, in the policy's words.
+pub fn kept(rule: &Rule) -> String {
+    let days = |d: Duration| match d.num_days() {
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    };
+    match (rule.clock, rule.keep) {
+        (Clock::None, _) if matches!(rule.purge, Purge::Never) => "permanently".to_owned(),
+        (Clock::None, _) => "never stored".to_owned(),
+        (_, None) => "permanently".to_owned(),
+        (Clock::Created, Some(d)) => days(d),
+        (Clock::LeftWindow, Some(d)) => format!("{} after leaving the window", days(d)),
+        (Clock::AccountAuthorizationsEnded, Some(d)) => {
+            format!("{} after the account's last authorization ends", days(d))
+        }
+        (Clock::ApplicationAuthorizationEnded, Some(d)) => {
+            format!("{} after the application's authorization ends", days(d))
+        }
+        (Clock::EventEnded, Some(d)) => format!("{} after the event's end", days(d)),
+    }
+}
+
+/// The retention table as the README shows it, derived from [`RULES`].
+pub fn markdown_table() -> String {
+    let mut out = String::from("| data | kept | carried out by |\n|---|---|---|\n");
+    for rule in RULES {
+        let by = match rule.purge {
+            Purge::Batched(_) => format!("the hourly retention run (`{}`)", rule.name),
+            Purge::Never => "kept".to_owned(),
+            Purge::Elsewhere(how) => how.to_owned(),
+        };
+        out.push_str(&format!("| {} | {} | {} |\n", rule.data, kept(rule), by));
+    }
+    out
+}
 
 /// The rules the retention run carries out itself, in the order it runs them.
 pub fn batched() -> impl Iterator<Item = (&'static Rule, Purgeable, Duration)> {
