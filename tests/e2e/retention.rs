@@ -17,6 +17,7 @@ api_on_both_backends!(
     third_party_events_go_30_days_after_the_last_authorization_ends_unless_reauthorized,
     partner_events_go_90_days_after_their_applications_authorization_ends,
     credentials_go_30_days_after_the_last_authorization_ends,
+    account_structure_goes_90_days_after_the_last_authorization_ends,
     request_logs_go_after_90_days,
     a_dry_run_and_the_plan_count_without_removing,
 );
@@ -149,6 +150,41 @@ async fn credentials_go_30_days_after_the_last_authorization_ends(api: &TestApi)
     assert!(api.state.store.get_credentials(&who.profile.id).await.unwrap().is_none());
 }
 
+async fn account_structure_goes_90_days_after_the_last_authorization_ends(api: &TestApi) {
+    let (app, _) = api.application("Kept").await;
+    let who = api.authorized(&app, "read_events").await;
+    let staying = api.authorized(&app, "read_events").await;
+    let event = third_party(api, &who, "structure").await;
+    let owner = "retention-test".to_owned();
+    let until = api.now() + Duration::minutes(5);
+    let store = &api.state.store;
+    store.claim_sync_lease(&who.calendar.id, &who.account.id, &owner, until, api.now()).await.unwrap();
+    store.record_sync_success(&who.calendar.id, &who.account.id, Some("cursor"), api.now()).await.unwrap();
+    for authorization in store.list_authorizations(&who.account.id).await.unwrap() {
+        store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+    }
+
+    api.clock.advance(Duration::days(89));
+    assert_eq!(retention::plan(&api.state, api.now()).await.unwrap().iter().map(|r| r.removed).sum::<u64>(), 1);
+    let report = run(api).await;
+    assert_eq!((removed(&report, "third_party_events"), removed(&report, "account_structure")), (1, 0));
+    assert!(!exists(api, &event).await);
+    assert_eq!(store.list_profiles(&who.account.id).await.unwrap().len(), 1);
+
+    api.clock.advance(Duration::days(2));
+    let plan = retention::plan(&api.state, api.now()).await.unwrap();
+    assert_eq!(plan.iter().find(|r| r.rule == "account_structure").map(|r| r.removed), Some(2));
+    let report = run(api).await;
+    // The sync state, the calendar and the profile.
+    assert_eq!(removed(&report, "account_structure"), 3);
+    assert!(store.list_profiles(&who.account.id).await.unwrap().is_empty());
+    assert!(store.list_calendars(&who.account.id).await.unwrap().is_empty());
+    assert!(store.get_sync_state(&who.calendar.id).await.unwrap().is_none());
+    // The account row stays for the rules and requests that still name it; another account is untouched.
+    assert!(store.get_account(&who.account.id).await.unwrap().is_some());
+    assert_eq!(store.list_calendars(&staying.account.id).await.unwrap().len(), 1);
+}
+
 async fn request_logs_go_after_90_days(api: &TestApi) {
     let (app, _) = api.application("Kept").await;
     let who = api.authorized(&app, "read_events").await;
@@ -185,6 +221,7 @@ async fn a_dry_run_and_the_plan_count_without_removing(api: &TestApi) {
             ("third_party_events", 1),
             ("partner_events", 0),
             ("credentials", 0),
+            ("account_structure", 0),
             ("request_logs", 0),
         ]
     );

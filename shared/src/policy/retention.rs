@@ -40,6 +40,7 @@ pub enum Purgeable {
     ThirdPartyEvents,
     PartnerEvents,
     Credentials,
+    AccountStructure,
     RequestLogs,
 }
 
@@ -113,7 +114,7 @@ pub const RULES: &[Rule] = &[
         data: "calendar account structure (profiles, calendars)",
         clock: Clock::AccountAuthorizationsEnded,
         keep: Some(Duration::days(90)),
-        purge: Purge::Elsewhere("not purged automatically yet"),
+        purge: Purge::Batched(Purgeable::AccountStructure),
     },
     Rule {
         name: "smart_invites",
@@ -169,11 +170,12 @@ pub fn markdown_table() -> String {
 
 /// The rules the retention run carries out itself, in the order it runs them.
 pub fn batched() -> impl Iterator<Item = (&'static Rule, Purgeable, Duration)> {
-    const ORDER: [Purgeable; 5] = [
+    const ORDER: [Purgeable; 6] = [
         Purgeable::EventsOutsideWindow,
         Purgeable::ThirdPartyEvents,
         Purgeable::PartnerEvents,
         Purgeable::Credentials,
+        Purgeable::AccountStructure,
         Purgeable::RequestLogs,
     ];
     ORDER.into_iter().filter_map(|wanted| {
@@ -193,7 +195,14 @@ mod tests {
         let names: Vec<&str> = batched().map(|(rule, _, _)| rule.name).collect();
         assert_eq!(
             names,
-            ["events_outside_window", "third_party_events", "partner_events", "credentials", "request_logs"]
+            [
+                "events_outside_window",
+                "third_party_events",
+                "partner_events",
+                "credentials",
+                "account_structure",
+                "request_logs"
+            ]
         );
         let batched_rules = RULES.iter().filter(|r| matches!(r.purge, Purge::Batched(_))).count();
         assert_eq!(batched_rules, names.len());

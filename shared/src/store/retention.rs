@@ -20,6 +20,58 @@ struct Due {
     kind: Option<EventKind>,
 }
 
+/// The deletes of `rule`, in the order they must run (children before parents).
+fn steps(rule: Purgeable) -> Vec<Due> {
+    match rule {
+        Purgeable::AccountStructure => ACCOUNT_STRUCTURE
+            .iter()
+            .map(|(table, key, alias)| Due { table, key, alias, select: structure_select(table), kind: None })
+            .collect(),
+        other => vec![due(other)],
+    }
+}
+
+/// What a profile and its calendars own, children first: `(table, key, alias)`. Every table
+/// here carries `account_id`, indexed.
+const ACCOUNT_STRUCTURE: [(&str, &str, &str); 7] = [
+    ("events", "uid", "e"),
+    ("sync_states", "calendar_id", "s"),
+    ("application_calendars", "id", "ac"),
+    ("oauth_codes", "code_hash", "o"),
+    ("credentials", "profile_id", "c"),
+    ("calendars", "id", "k"),
+    ("profiles", "id", "p"),
+];
+
+/// The rows of `table` that belong to accounts whose last authorization ended before `$1`.
+fn structure_select(table: &str) -> &'static str {
+    match table {
+        "events" => {
+            "SELECT e.uid FROM accounts a JOIN events e ON e.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        "sync_states" => {
+            "SELECT s.calendar_id FROM accounts a JOIN sync_states s ON s.account_id = a.id \
+             WHERE a.authorizations_ended_at < $1"
+        }
+        "application_calendars" => {
+            "SELECT ac.id FROM accounts a JOIN application_calendars ac ON ac.account_id = a.id \
+             WHERE a.authorizations_ended_at < $1"
+        }
+        "oauth_codes" => {
+            "SELECT o.code_hash FROM accounts a JOIN oauth_codes o ON o.account_id = a.id \
+             WHERE a.authorizations_ended_at < $1"
+        }
+        "credentials" => {
+            "SELECT c.profile_id FROM accounts a JOIN credentials c ON c.account_id = a.id \
+             WHERE a.authorizations_ended_at < $1"
+        }
+        "calendars" => {
+            "SELECT k.id FROM accounts a JOIN calendars k ON k.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        _ => "SELECT p.id FROM accounts a JOIN profiles p ON p.account_id = a.id WHERE a.authorizations_ended_at < $1",
+    }
+}
+
 fn due(rule: Purgeable) -> Due {
     match rule {
         Purgeable::RequestLogs => Due {
@@ -57,6 +109,9 @@ fn due(rule: Purgeable) -> Due {
                      AND (l.terminated_at IS NULL OR l.terminated_at >= $1))",
             kind: Some(EventKind::Partner),
         },
+        Purgeable::AccountStructure => {
+            Due { table: "profiles", key: "id", alias: "p", select: structure_select("profiles"), kind: None }
+        }
         Purgeable::Credentials => Due {
             table: "credentials",
             key: "profile_id",
@@ -69,10 +124,20 @@ fn due(rule: Purgeable) -> Due {
 }
 
 impl Store {
-    /// Deletes up to `batch` rows of `rule` whose clock ran out before `cutoff`.
+    /// Deletes up to `batch` rows of `rule` whose clock ran out before `cutoff`, from the first
+    /// of its tables (children first) that still has some; 0 when none is left in any.
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn purge_due(&self, rule: Purgeable, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
-        let due = due(rule);
+        for due in steps(rule) {
+            let n = self.purge_step(&due, cutoff, batch).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+
+    async fn purge_step(&self, due: &Due, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
         let limit = if due.kind.is_some() { "$3" } else { "$2" };
         let lock = dialect!(self, pg: format!(" FOR UPDATE OF {} SKIP LOCKED", due.alias), sqlite: String::new());
         let sql = format!("DELETE FROM {} WHERE {} IN ({} LIMIT {limit}{lock})", due.table, due.key, due.select);
@@ -87,10 +152,21 @@ impl Store {
         Ok(n)
     }
 
-    /// How many rows of `rule` a run with this `cutoff` would delete.
+    /// How many rows of `rule` a run with this `cutoff` would delete (for account structure, the
+    /// profiles and calendars).
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn count_due(&self, rule: Purgeable, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let due = due(rule);
+        if rule == Purgeable::AccountStructure {
+            let mut total = 0;
+            for due in steps(rule).iter().filter(|d| matches!(d.table, "profiles" | "calendars")) {
+                total += self.count_step(due, cutoff).await?;
+            }
+            return Ok(total);
+        }
+        self.count_step(&due(rule), cutoff).await
+    }
+
+    async fn count_step(&self, due: &Due, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let sql = format!("SELECT COUNT(*) FROM ({}) due", due.select);
         let n: i64 = with_pool!(self, pool => {
             let query = sqlx::query_scalar(&sql).bind(cutoff);
