@@ -20,6 +20,7 @@ api_on_both_backends!(
     account_structure_goes_90_days_after_the_last_authorization_ends,
     request_logs_go_after_90_days,
     a_dry_run_and_the_plan_count_without_removing,
+    twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs_each_once,
 );
 
 fn at(text: &str) -> EventTime {
@@ -240,4 +241,62 @@ fn the_readme_policy_table_is_derived_from_the_rules() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
     let table = calsync_core::policy::retention::markdown_table();
     assert!(readme.contains(&table), "README.md must hold this table under its policy section:\n{table}");
+}
+
+/// A clock that moves one second each time it is read, so a run meets its deadline after a
+/// known number of steps.
+#[derive(Debug)]
+struct SteppingClock(std::sync::Mutex<DateTime<chrono::Utc>>);
+
+impl calsync_core::Clock for SteppingClock {
+    fn now(&self) -> DateTime<chrono::Utc> {
+        let mut now = self.0.lock().unwrap();
+        *now += Duration::seconds(1);
+        *now
+    }
+}
+
+async fn twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs_each_once(api: &TestApi) {
+    let (app, _) = api.application("Busy").await;
+    let old = api.now() - Duration::days(91);
+    for i in 0..25_000 {
+        let log = calsync_core::store::RequestLog {
+            application_id: Some(app.id.clone()),
+            account_id: None,
+            request_id: format!("req-{i}"),
+            method: "GET".into(),
+            path: "/v1/events".into(),
+            status: 200,
+            duration_ms: 3,
+            created_at: old,
+        };
+        api.state.store.append_request_log(&log).await.unwrap();
+    }
+
+    // Each run may read the clock about a dozen times before its deadline: a few batches.
+    let clock = std::sync::Arc::new(SteppingClock(std::sync::Mutex::new(api.now())));
+    let state = calsync_core::AppState { clock: clock.clone(), ..api.state.clone() };
+    let mut runs = 0;
+    let mut total = 0;
+    loop {
+        let deadline = calsync_core::Clock::now(clock.as_ref()) + Duration::seconds(12);
+        let report = retention::run(&state, &RetentionInput::default(), deadline).await.unwrap();
+        assert!(!report.already_done, "{report:?}");
+        runs += 1;
+        total += removed(&report, "request_logs");
+        if report.complete {
+            break;
+        }
+        assert!(runs < 100, "the runs make no progress");
+    }
+    assert!(runs > 2, "{runs} runs");
+    assert_eq!(total, 25_000);
+    assert_eq!(
+        api.state.store.count_due(calsync_core::policy::retention::Purgeable::RequestLogs, api.now()).await.unwrap(),
+        0
+    );
+    // The slot is done: a duplicate invocation does nothing.
+    let deadline = calsync_core::Clock::now(clock.as_ref()) + Duration::minutes(1);
+    let again = retention::run(&state, &RetentionInput::default(), deadline).await.unwrap();
+    assert!(again.already_done);
 }
