@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod gdpr;
 pub mod ical;
 pub mod jobs;
 pub mod lambda;

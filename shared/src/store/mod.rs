@@ -22,6 +22,7 @@ mod authorizations;
 mod calendars;
 mod channels;
 mod credentials;
+mod erasure;
 mod events;
 mod gdpr;
 mod integrators;
@@ -39,6 +40,7 @@ mod writes;
 
 pub use applications::{ApplicationUpdate, NewApplication};
 pub use authorizations::NewAuthorization;
+pub use erasure::{CATALOGUE, Holds};
 pub use events::{EventUpsert, UpsertOutcome};
 pub use gdpr::{ErasureEntry, GdprRequest};
 pub use job_runs::JobClaim;

@@ -1,0 +1,130 @@
+//! Right to be forgotten (policy.md, "Removal on request"): an operator names an end-user by
+//! account id or email; every record of each matching account is deleted from every table that
+//! can hold it (`store::CATALOGUE`, children first, in batches), the erased ids go to the erasure
+//! ledger (opaque ids only, replayed after a restore so an old backup cannot bring the user
+//! back), and the request is recorded in the GDPR report with what was removed per table, when
+//! backups taken before it expire, and a checklist of external systems for operators to update
+//! by hand. Filing the same request again finds the account gone and returns the existing record.
+//!
+//! Deletion is final: rows are deleted, not flagged, and jobs still queued for the account find
+//! nothing and do nothing.
+
+use chrono::Duration;
+use serde_json::{Map, Value, json};
+use sqlx::types::Json;
+
+use crate::domain::{AccountId, GdprRequestId};
+use crate::state::AppState;
+use crate::store::{CATALOGUE, GdprRequest, Holds};
+
+/// Rows deleted per statement.
+const BATCH: i64 = 1000;
+/// Backups are kept this long, so data erased now may remain in them until then.
+const BACKUP_RETENTION: Duration = Duration::days(7);
+
+/// Whom a request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Account(AccountId),
+    Email(String),
+}
+
+/// Why a request could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    #[error("no end-user matches: no account has that id or email, and no earlier request erased it")]
+    NotFound,
+    #[error("the operator's name is required")]
+    NoOperator,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Forgets everyone `subject` names; returns the report entry of each account.
+#[tracing::instrument(skip_all)]
+pub async fn forget(state: &AppState, subject: &Subject, operator: &str) -> Result<Vec<GdprRequest>, ForgetError> {
+    let operator = operator.trim();
+    if operator.is_empty() {
+        return Err(ForgetError::NoOperator);
+    }
+    let accounts = match subject {
+        Subject::Account(id) => {
+            if state.store.get_account(id).await?.is_some() {
+                vec![id.clone()]
+            } else {
+                // Already erased: the request is idempotent.
+                let done: Vec<GdprRequest> =
+                    state.store.list_gdpr_requests().await?.into_iter().filter(|r| &r.account_id == id).collect();
+                return if done.is_empty() { Err(ForgetError::NotFound) } else { Ok(done) };
+            }
+        }
+        Subject::Email(email) => state.store.accounts_by_email(email.trim()).await?,
+    };
+    if accounts.is_empty() {
+        return Err(ForgetError::NotFound);
+    }
+    let mut reports = Vec::new();
+    for account in accounts {
+        reports.push(erase(state, &account, operator).await?);
+    }
+    Ok(reports)
+}
+
+async fn erase(state: &AppState, account: &AccountId, operator: &str) -> Result<GdprRequest, ForgetError> {
+    let requested_at = state.clock.now();
+    // The ids to keep erased through a restore, collected before they go.
+    let mut ledger: Vec<(String, String)> = vec![("account".into(), account.as_str().to_owned())];
+    for profile in state.store.list_profiles(account).await? {
+        ledger.push(("profile".into(), profile.id.as_str().to_owned()));
+    }
+    for calendar in state.store.list_calendars(account).await? {
+        ledger.push(("calendar".into(), calendar.id.as_str().to_owned()));
+    }
+
+    let mut removed = Map::new();
+    let mut total = 0i64;
+    for (table, holds) in CATALOGUE {
+        let Holds::AccountData(column) = holds else { continue };
+        let mut count = 0u64;
+        loop {
+            let n = state.store.erase_batch(table, column, account, BATCH).await?;
+            count += n;
+            if n == 0 {
+                break;
+            }
+        }
+        total += i64::try_from(count).unwrap_or(i64::MAX);
+        removed.insert((*table).to_owned(), json!(count));
+    }
+
+    let now = state.clock.now();
+    let entries: Vec<(&str, &str)> = ledger.iter().map(|(k, id)| (k.as_str(), id.as_str())).collect();
+    let request = GdprRequest {
+        id: GdprRequestId::generate(),
+        account_id: account.clone(),
+        requested_by: operator.to_owned(),
+        requested_at,
+        completed_at: Some(now),
+        rows_removed: Some(total),
+        backups_expire_by: Some(now + BACKUP_RETENTION),
+        external_progress: Json(checklist(removed)),
+        notes: None,
+    };
+    state.store.append_erasures(&entries, Some(request.id.as_str()), now).await?;
+    state.store.create_gdpr_request(&request).await?;
+    tracing::info!(gdpr_request_id = %request.id, rows_removed = total, "end-user forgotten");
+    Ok(request)
+}
+
+/// What operators still do by hand, and what was removed per table.
+fn checklist(removed: Map<String, Value>) -> Map<String, Value> {
+    let mut progress = Map::new();
+    progress.insert("removed_rows".into(), Value::Object(removed));
+    progress.insert(
+        "provider_tokens".into(),
+        json!({"status": "not_applicable", "note": "CalDAV and iCloud passwords are deleted with the credentials; no token to revoke"}),
+    );
+    progress.insert("backups".into(), json!({"status": "expiring", "note": "backups taken before the request expire within 7 days; a restore replays the erasure ledger"}));
+    progress.insert("integrator_notified".into(), json!({"status": "pending", "note": ""}));
+    progress
+}
