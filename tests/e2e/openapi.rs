@@ -41,6 +41,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/applications/{id}"),
     ("PATCH", "/admin/v1/applications/{id}"),
     ("POST", "/admin/v1/applications/{id}/rotate_secret"),
+    ("POST", "/admin/v1/gdpr_requests"),
+    ("GET", "/admin/v1/gdpr_requests"),
+    ("GET", "/admin/v1/gdpr_requests/{id}"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -6,7 +6,6 @@ use calsync_core::gdpr::{self, Subject};
 use calsync_core::store::GdprRequest;
 use calsync_core::{AppState, Config};
 use clap::Subcommand;
-use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum GdprCommand {
@@ -51,23 +50,9 @@ pub(crate) async fn run(config: Config, command: GdprCommand) -> anyhow::Result<
     }
 }
 
-fn as_json(request: &GdprRequest) -> serde_json::Value {
-    json!({
-        "id": request.id,
-        "account_id": request.account_id,
-        "requested_by": request.requested_by,
-        "requested_at": request.requested_at,
-        "completed_at": request.completed_at,
-        "rows_removed": request.rows_removed,
-        "backups_expire_by": request.backups_expire_by,
-        "external_progress": request.external_progress.0,
-        "notes": request.notes,
-    })
-}
-
 fn print(requests: &[GdprRequest], json: bool) -> anyhow::Result<()> {
     if json {
-        let all: Vec<_> = requests.iter().map(as_json).collect();
+        let all: Vec<_> = requests.iter().map(gdpr::report_json).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }

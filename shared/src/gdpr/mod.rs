@@ -128,3 +128,18 @@ fn checklist(removed: Map<String, Value>) -> Map<String, Value> {
     progress.insert("integrator_notified".into(), json!({"status": "pending", "note": ""}));
     progress
 }
+
+/// A request as the report shows it (CLI and admin API).
+pub fn report_json(request: &GdprRequest) -> Value {
+    json!({
+        "id": request.id,
+        "account_id": request.account_id,
+        "requested_by": request.requested_by,
+        "requested_at": request.requested_at,
+        "completed_at": request.completed_at,
+        "rows_removed": request.rows_removed,
+        "backups_expire_by": request.backups_expire_by,
+        "external_progress": request.external_progress.0,
+        "notes": request.notes,
+    })
+}

@@ -64,6 +64,12 @@ impl Store {
         Ok(with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?))
     }
 
+    #[tracing::instrument(skip_all)]
+    pub async fn get_gdpr_request(&self, id: &GdprRequestId) -> StoreResult<Option<GdprRequest>> {
+        let sql = format!("SELECT {COLUMNS} FROM gdpr_requests WHERE id = $1");
+        Ok(with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
+    }
+
     /// Appends erased entities to the ledger.
     #[tracing::instrument(skip_all)]
     pub async fn append_erasures(

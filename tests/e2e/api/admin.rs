@@ -27,6 +27,7 @@ async fn listed(api: &TestApi) -> Value {
 }
 
 api_on_both_backends!(
+    an_operator_forgets_an_end_user_and_reads_the_gdpr_report,
     creating_an_application_shows_its_secret_once_and_lists_it_without,
     an_application_is_found_by_its_id_or_its_client_id,
     an_update_changes_only_the_given_fields,
@@ -249,4 +250,44 @@ async fn rotating_the_secret_keeps_the_old_one_working_for_a_day(api: &TestApi) 
         admin(api, Method::POST, "/admin/v1/applications/app_00000000000000000000000000/rotate_secret", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "application_not_found");
+}
+
+async fn an_operator_forgets_an_end_user_and_reads_the_gdpr_report(api: &TestApi) {
+    let (app, _) = api.application("Planner").await;
+    let who = api.authorized(&app, "read_events").await;
+    let body = json!({"email": "Ada@Example.com", "requested_by": "dpo@integrator.example"});
+    assert_eq!(api.request(Method::POST, "/admin/v1/gdpr_requests", None, Some(body.clone())).await.0, 401);
+
+    let (status, created) = admin(api, Method::POST, "/admin/v1/gdpr_requests", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let entry = &created["gdpr_requests"][0];
+    assert_eq!(entry["account_id"], json!(who.account.id));
+    assert_eq!(entry["requested_by"], json!("dpo@integrator.example"));
+    assert!(api.state.store.get_account(&who.account.id).await.unwrap().is_none());
+    assert!(!created.to_string().contains("Ada@Example.com") && !created.to_string().contains("ada@example.com"));
+
+    let id = entry["id"].as_str().unwrap();
+    let (status, shown) = admin(api, Method::GET, &format!("/admin/v1/gdpr_requests/{id}"), None).await;
+    assert_eq!((status, &shown["gdpr_request"]), (StatusCode::OK, entry));
+    let (status, listed) = admin(api, Method::GET, "/admin/v1/gdpr_requests", None).await;
+    assert_eq!((status, listed), (StatusCode::OK, json!({ "gdpr_requests": [entry] })));
+
+    // Filed again by account id: the same record. Unknown people and ids are 404s; a request
+    // must name exactly one of account_id and email, and its operator.
+    let again = json!({"account_id": who.account.id, "requested_by": "dpo"});
+    let (status, repeated) = admin(api, Method::POST, "/admin/v1/gdpr_requests", Some(again)).await;
+    assert_eq!((status, &repeated["gdpr_requests"][0]), (StatusCode::CREATED, entry));
+    let nobody = json!({"email": "nobody@example.com", "requested_by": "dpo"});
+    let (status, body) = admin(api, Method::POST, "/admin/v1/gdpr_requests", Some(nobody)).await;
+    assert_eq!((status, body["code"].clone()), (StatusCode::NOT_FOUND, json!("end_user_not_found")));
+    let (status, _) = admin(api, Method::GET, "/admin/v1/gdpr_requests/gdpr_unknown00000000000000000", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for bad in [
+        json!({"requested_by": "dpo"}),
+        json!({"email": "a@b.c", "account_id": "acc_x", "requested_by": "dpo"}),
+        json!({"email": "a@b.c"}),
+    ] {
+        let (status, body) = admin(api, Method::POST, "/admin/v1/gdpr_requests", Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
 }

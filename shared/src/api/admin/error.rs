@@ -22,6 +22,10 @@ pub(super) enum AdminError {
     Invalid { field: String, message: String },
     #[error("application not found")]
     ApplicationNotFound,
+    #[error("GDPR request not found")]
+    GdprRequestNotFound,
+    #[error("end-user not found")]
+    EndUserNotFound,
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("internal error")]
@@ -41,6 +45,8 @@ impl AdminError {
             AdminError::Unauthorized => "unauthorized",
             AdminError::Invalid { .. } => "invalid_request",
             AdminError::ApplicationNotFound => "application_not_found",
+            AdminError::GdprRequestNotFound => "gdpr_request_not_found",
+            AdminError::EndUserNotFound => "end_user_not_found",
             AdminError::PayloadTooLarge => "payload_too_large",
             AdminError::Internal(_) => "internal_error",
         }
@@ -50,7 +56,9 @@ impl AdminError {
         match self {
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AdminError::ApplicationNotFound => StatusCode::NOT_FOUND,
+            AdminError::ApplicationNotFound | AdminError::GdprRequestNotFound | AdminError::EndUserNotFound => {
+                StatusCode::NOT_FOUND
+            }
             AdminError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -61,6 +69,10 @@ impl AdminError {
             AdminError::Unauthorized => "a valid admin token is required".to_owned(),
             AdminError::Invalid { message, .. } => message.clone(),
             AdminError::ApplicationNotFound => "no application has this id or client id".to_owned(),
+            AdminError::GdprRequestNotFound => "no GDPR request has this id".to_owned(),
+            AdminError::EndUserNotFound => {
+                "no account has this id or email, and no earlier request erased it".to_owned()
+            }
             AdminError::PayloadTooLarge => "the request body is too large".to_owned(),
             AdminError::Internal(_) => "an internal error occurred".to_owned(),
         }
