@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/v1/gdpr_requests"),
     ("GET", "/admin/v1/gdpr_requests"),
     ("GET", "/admin/v1/gdpr_requests/{id}"),
+    ("PATCH", "/admin/v1/gdpr_requests/{id}"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

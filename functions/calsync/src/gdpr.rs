@@ -1,7 +1,8 @@
 //! `calsync gdpr forget (--account ID | --email EMAIL) --operator NAME` removes every record of an
-//! end-user and records the request; `calsync gdpr report` lists the requests (the GDPR report).
+//! end-user and records the request; `calsync gdpr progress ID --system S --status done` records
+//! progress on an external system; `calsync gdpr report` lists the requests (the GDPR report).
 
-use calsync_core::domain::AccountId;
+use calsync_core::domain::{AccountId, GdprRequestId};
 use calsync_core::gdpr::{self, Subject};
 use calsync_core::store::GdprRequest;
 use calsync_core::{AppState, Config};
@@ -24,6 +25,20 @@ pub(crate) enum GdprCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record progress on removing the end-user from an external system.
+    Progress {
+        /// The request id (gdpr_…).
+        id: String,
+        /// The external system (letters, digits, dashes, underscores).
+        #[arg(long)]
+        system: String,
+        /// pending, in_progress, done or not_applicable.
+        #[arg(long)]
+        status: String,
+        /// A note for other operators.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// List the right-to-be-forgotten requests.
     Report {
         /// Print JSON.
@@ -45,6 +60,11 @@ pub(crate) async fn run(config: Config, command: GdprCommand) -> anyhow::Result<
             };
             let requests = gdpr::forget(&state, &subject, &operator).await?;
             print(&requests, json)
+        }
+        GdprCommand::Progress { id, system, status, note } => {
+            let id = GdprRequestId::parse(id.trim()).map_err(|_| anyhow::anyhow!("the id must be a gdpr_ id"))?;
+            let updated = gdpr::record_progress(&state, &id, &system, &status, &note).await?;
+            print(&[updated], true)
         }
         GdprCommand::Report { json } => print(&state.store.list_gdpr_requests().await?, json),
     }

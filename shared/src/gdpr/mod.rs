@@ -143,3 +143,45 @@ pub fn report_json(request: &GdprRequest) -> Value {
         "notes": request.notes,
     })
 }
+
+/// Statuses an external system's entry in the checklist may have.
+pub const PROGRESS_STATUSES: [&str; 4] = ["pending", "in_progress", "done", "not_applicable"];
+
+/// Why a checklist update was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgressError {
+    #[error("no GDPR request has this id")]
+    NotFound,
+    #[error("the system name must be 1 to 64 letters, digits, dashes or underscores")]
+    BadSystem,
+    #[error("the status must be one of pending, in_progress, done, not_applicable")]
+    BadStatus,
+    #[error("the note must be at most 1,000 characters")]
+    NoteTooLong,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Records an operator's progress on one external system of a request.
+pub async fn record_progress(
+    state: &AppState,
+    id: &GdprRequestId,
+    system: &str,
+    status: &str,
+    note: &str,
+) -> Result<GdprRequest, ProgressError> {
+    let valid_system = !system.is_empty()
+        && system.len() <= 64
+        && system != "removed_rows"
+        && system.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_system {
+        return Err(ProgressError::BadSystem);
+    }
+    if !PROGRESS_STATUSES.contains(&status) {
+        return Err(ProgressError::BadStatus);
+    }
+    if note.chars().count() > 1000 {
+        return Err(ProgressError::NoteTooLong);
+    }
+    state.store.update_gdpr_progress(id, system, status, note).await?.ok_or(ProgressError::NotFound)
+}

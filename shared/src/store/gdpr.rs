@@ -70,6 +70,24 @@ impl Store {
         Ok(with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
     }
 
+    /// Sets one external system's status and note in a request's checklist (operators update it
+    /// by hand as they clear the user from systems calsync does not control).
+    #[tracing::instrument(skip_all)]
+    pub async fn update_gdpr_progress(
+        &self,
+        id: &GdprRequestId,
+        system: &str,
+        status: &str,
+        note: &str,
+    ) -> StoreResult<Option<GdprRequest>> {
+        let Some(mut request) = self.get_gdpr_request(id).await? else { return Ok(None) };
+        request.external_progress.0.insert(system.to_owned(), serde_json::json!({"status": status, "note": note}));
+        // language=SQL
+        const SQL: &str = "UPDATE gdpr_requests SET external_progress = $2 WHERE id = $1";
+        with_pool!(self, pool => sqlx::query(SQL).bind(id).bind(&request.external_progress).execute(pool).await?.rows_affected());
+        Ok(Some(request))
+    }
+
     /// Appends erased entities to the ledger.
     #[tracing::instrument(skip_all)]
     pub async fn append_erasures(

@@ -272,6 +272,22 @@ async fn an_operator_forgets_an_end_user_and_reads_the_gdpr_report(api: &TestApi
     let (status, listed) = admin(api, Method::GET, "/admin/v1/gdpr_requests", None).await;
     assert_eq!((status, listed), (StatusCode::OK, json!({ "gdpr_requests": [entry] })));
 
+    // Operators record their progress on external systems.
+    let path = format!("/admin/v1/gdpr_requests/{id}");
+    let progress = json!({"system": "crm", "status": "done", "note": "removed from the CRM"});
+    let (status, updated) = admin(api, Method::PATCH, &path, Some(progress)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let expected = json!({"status": "done", "note": "removed from the CRM"});
+    assert_eq!(updated["gdpr_request"]["external_progress"]["crm"], expected);
+    for bad in [
+        json!({"system": "crm", "status": "finished"}),
+        json!({"system": "removed_rows", "status": "done"}),
+        json!({"status": "done"}),
+    ] {
+        assert_eq!(admin(api, Method::PATCH, &path, Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let entry = &updated["gdpr_request"];
+
     // Filed again by account id: the same record. Unknown people and ids are 404s; a request
     // must name exactly one of account_id and email, and its operator.
     let again = json!({"account_id": who.account.id, "requested_by": "dpo"});

@@ -1,6 +1,7 @@
 //! `/admin/v1/gdpr_requests`: operators file a right-to-be-forgotten request naming an end-user
 //! by `account_id` or `email` (POST, 201 with the report entries it produced), list the GDPR
-//! report (GET), and read one request (GET `/{id}`).
+//! report (GET), read one request (GET `/{id}`) and record their progress on an external system
+//! (PATCH `/{id}` with `system`, `status`, `note`).
 
 use axum::{
     Json,
@@ -17,7 +18,7 @@ use super::{
 use crate::{
     api::{error::ApiError, extract::Admin},
     domain::{AccountId, GdprRequestId},
-    gdpr::{self, ForgetError, Subject, report_json},
+    gdpr::{self, ForgetError, ProgressError, Subject, report_json},
     state::AppState,
 };
 
@@ -71,4 +72,34 @@ pub(super) async fn show(
     let request = state.store.get_gdpr_request(&id).await.map_err(|e| AdminError::Internal(e.into()))?;
     let request = request.ok_or(AdminError::GdprRequestNotFound)?;
     Ok(Json(json!({ "gdpr_request": report_json(&request) })))
+}
+
+#[derive(Debug, Deserialize)]
+struct Progress {
+    system: Option<String>,
+    status: Option<String>,
+    note: Option<String>,
+}
+
+pub(super) async fn patch(
+    admin: Result<Admin, ApiError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> AdminResult<Json<Value>> {
+    admin?;
+    let id = GdprRequestId::parse(&id).map_err(|_| AdminError::GdprRequestNotFound)?;
+    let body: Progress = json_body(request).await?;
+    let system = body.system.ok_or_else(|| AdminError::invalid("system", "required"))?;
+    let status = body.status.ok_or_else(|| AdminError::invalid("status", "required"))?;
+    let note = body.note.unwrap_or_default();
+    let updated =
+        gdpr::record_progress(&state, &id, system.trim(), status.trim(), &note).await.map_err(|e| match e {
+            ProgressError::NotFound => AdminError::GdprRequestNotFound,
+            ProgressError::BadSystem => AdminError::invalid("system", &e.to_string()),
+            ProgressError::BadStatus => AdminError::invalid("status", &e.to_string()),
+            ProgressError::NoteTooLong => AdminError::invalid("note", &e.to_string()),
+            ProgressError::Store(e) => AdminError::Internal(e.into()),
+        })?;
+    Ok(Json(json!({ "gdpr_request": report_json(&updated) })))
 }

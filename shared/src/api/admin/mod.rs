@@ -27,5 +27,5 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/v1/applications/{id}", get(show::get).patch(update::patch))
         .route("/admin/v1/applications/{id}/rotate_secret", post(rotate_secret::post))
         .route("/admin/v1/gdpr_requests", post(gdpr::post).get(gdpr::list))
-        .route("/admin/v1/gdpr_requests/{id}", get(gdpr::show))
+        .route("/admin/v1/gdpr_requests/{id}", get(gdpr::show).patch(gdpr::patch))
 }
