@@ -300,3 +300,25 @@ async fn twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs
     let again = retention::run(&state, &RetentionInput::default(), deadline).await.unwrap();
     assert!(again.already_done);
 }
+
+/// The boundary test of each rule the run carries out.
+const RULE_TESTS: &[(&str, &str)] = &[
+    ("events_outside_window", "events_outside_the_window_go_31_days_after_leaving_it"),
+    ("third_party_events", "third_party_events_go_30_days_after_the_last_authorization_ends_unless_reauthorized"),
+    ("partner_events", "partner_events_go_90_days_after_their_applications_authorization_ends"),
+    ("credentials", "credentials_go_30_days_after_the_last_authorization_ends"),
+    ("account_structure", "account_structure_goes_90_days_after_the_last_authorization_ends"),
+    ("request_logs", "request_logs_go_after_90_days"),
+];
+
+/// A rule added to the run without a boundary test here fails this.
+#[test]
+fn every_rule_the_run_carries_out_has_a_boundary_test() {
+    let source = include_str!("retention.rs");
+    for (rule, _, _) in calsync_core::policy::retention::batched() {
+        let test = RULE_TESTS.iter().find(|(name, _)| *name == rule.name).map(|(_, test)| *test);
+        let test = test.unwrap_or_else(|| panic!("the rule `{}` has no boundary test in RULE_TESTS", rule.name));
+        assert!(source.contains(&format!("async fn {test}(")), "`{test}` is not a test in this file");
+        assert!(source.contains(&format!("    {test},")), "`{test}` does not run on both backends");
+    }
+}
