@@ -174,15 +174,18 @@ async fn account_structure_goes_90_days_after_the_last_authorization_ends(api: &
 
     api.clock.advance(Duration::days(2));
     let plan = retention::plan(&api.state, api.now()).await.unwrap();
-    assert_eq!(plan.iter().find(|r| r.rule == "account_structure").map(|r| r.removed), Some(2));
+    // The account, its profile and its calendar.
+    assert_eq!(plan.iter().find(|r| r.rule == "account_structure").map(|r| r.removed), Some(3));
     let report = run(api).await;
-    // The sync state, the calendar and the profile.
-    assert_eq!(removed(&report, "account_structure"), 3);
+    // The sync state, the calendar, the profile, the authorization and the account.
+    assert_eq!(removed(&report, "account_structure"), 5);
     assert!(store.list_profiles(&who.account.id).await.unwrap().is_empty());
     assert!(store.list_calendars(&who.account.id).await.unwrap().is_empty());
     assert!(store.get_sync_state(&who.calendar.id).await.unwrap().is_none());
-    // The account row stays for the rules and requests that still name it; another account is untouched.
-    assert!(store.get_account(&who.account.id).await.unwrap().is_some());
+    assert!(store.list_authorizations(&who.account.id).await.unwrap().is_empty());
+    assert!(store.get_account(&who.account.id).await.unwrap().is_none());
+    // Another account is untouched.
+    assert!(store.get_account(&staying.account.id).await.unwrap().is_some());
     assert_eq!(store.list_calendars(&staying.account.id).await.unwrap().len(), 1);
 }
 

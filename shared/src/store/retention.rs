@@ -31,9 +31,11 @@ fn steps(rule: Purgeable) -> Vec<Due> {
     }
 }
 
-/// What a profile and its calendars own, children first: `(table, key, alias)`. Every table
-/// here carries `account_id`, indexed.
-const ACCOUNT_STRUCTURE: [(&str, &str, &str); 7] = [
+/// What an account whose authorizations all ended owns, children first, the account row last:
+/// `(table, key, alias)`. Every table here carries `account_id` (the account, `id`), indexed.
+const ACCOUNT_STRUCTURE: [(&str, &str, &str); 12] = [
+    ("notifications", "id", "n"),
+    ("channels", "id", "h"),
     ("events", "uid", "e"),
     ("sync_states", "calendar_id", "s"),
     ("application_calendars", "id", "ac"),
@@ -41,11 +43,27 @@ const ACCOUNT_STRUCTURE: [(&str, &str, &str); 7] = [
     ("credentials", "profile_id", "c"),
     ("calendars", "id", "k"),
     ("profiles", "id", "p"),
+    ("authorizations", "id", "z"),
+    ("request_logs", "id", "r"),
+    ("accounts", "id", "a"),
 ];
 
 /// The rows of `table` that belong to accounts whose last authorization ended before `$1`.
 fn structure_select(table: &str) -> &'static str {
     match table {
+        "notifications" => {
+            "SELECT n.id FROM accounts a JOIN notifications n ON n.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        "channels" => {
+            "SELECT h.id FROM accounts a JOIN channels h ON h.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        "authorizations" => {
+            "SELECT z.id FROM accounts a JOIN authorizations z ON z.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        "request_logs" => {
+            "SELECT r.id FROM accounts a JOIN request_logs r ON r.account_id = a.id WHERE a.authorizations_ended_at < $1"
+        }
+        "accounts" => "SELECT a.id FROM accounts a WHERE a.authorizations_ended_at < $1",
         "events" => {
             "SELECT e.uid FROM accounts a JOIN events e ON e.account_id = a.id WHERE a.authorizations_ended_at < $1"
         }
@@ -153,12 +171,12 @@ impl Store {
     }
 
     /// How many rows of `rule` a run with this `cutoff` would delete (for account structure, the
-    /// profiles and calendars).
+    /// accounts, profiles and calendars).
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn count_due(&self, rule: Purgeable, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         if rule == Purgeable::AccountStructure {
             let mut total = 0;
-            for due in steps(rule).iter().filter(|d| matches!(d.table, "profiles" | "calendars")) {
+            for due in steps(rule).iter().filter(|d| matches!(d.table, "profiles" | "calendars" | "accounts")) {
                 total += self.count_step(due, cutoff).await?;
             }
             return Ok(total);
