@@ -302,6 +302,13 @@ async fn twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs
     let deadline = calsync_core::Clock::now(clock.as_ref()) + Duration::minutes(1);
     let again = retention::run(&state, &RetentionInput::default(), deadline).await.unwrap();
     assert!(again.already_done);
+    // Operators see the run recorded: its slot, done, and each rule's removals and duration.
+    let runs = retention::history(&state, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].1, "done");
+    let rules: Vec<&str> = runs[0].2["rules"].as_array().unwrap().iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert_eq!(rules.len(), 6);
+    assert!(runs[0].2["rules"].as_array().unwrap().iter().all(|r| r["duration_ms"].is_u64()));
 }
 
 /// The boundary test of each rule the run carries out.

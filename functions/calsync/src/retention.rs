@@ -1,6 +1,6 @@
 //! `calsync retention plan [--at TIME] [--json]` (what a retention run at that time would remove,
-//! per rule, removing nothing) and `calsync retention run` (a run now, as the hourly function
-//! does, without a Lambda deadline beyond `--minutes`).
+//! per rule, removing nothing), `calsync retention run` (a run now, as the hourly function does,
+//! stopping after `--minutes`) and `calsync retention history` (the recorded runs).
 
 use anyhow::Context;
 use calsync_core::retention::{self, RetentionInput, RuleReport};
@@ -16,6 +16,15 @@ pub(crate) enum RetentionCommand {
         #[arg(long)]
         at: Option<String>,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the recorded retention runs, newest first.
+    History {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 24)]
+        limit: i64,
+        /// Print JSON instead of lines.
         #[arg(long)]
         json: bool,
     },
@@ -44,6 +53,37 @@ pub(crate) async fn run(config: Config, command: RetentionCommand) -> anyhow::Re
             };
             let rules = retention::plan(&state, at).await?;
             print(&rules, json, &format!("due at {}", at.to_rfc3339()))
+        }
+        RetentionCommand::History { limit, json } => {
+            let runs = retention::history(&state, limit.clamp(1, 1000)).await?;
+            if json {
+                let all: Vec<_> = runs
+                    .iter()
+                    .map(|(slot, status, details)| serde_json::json!({"slot": slot, "status": status, "details": details}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            for (slot, status, details) in runs {
+                let removed: Vec<String> = details["rules"]
+                    .as_array()
+                    .map(|rules| {
+                        rules
+                            .iter()
+                            .map(|r| {
+                                format!(
+                                    "{} {} ({} ms)",
+                                    r["rule"].as_str().unwrap_or("?"),
+                                    r["removed"],
+                                    r["duration_ms"]
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                println!("{slot}  {status}  {}", removed.join(", "));
+            }
+            Ok(())
         }
         RetentionCommand::Run { minutes, json } => {
             let deadline = state.clock.now() + Duration::minutes(minutes.max(1));

@@ -55,6 +55,11 @@ pub async fn plan(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<Vec<Rul
     Ok(rules)
 }
 
+/// The recorded runs, newest first: slot, whether it finished, and per rule what it removed.
+pub async fn history(state: &AppState, limit: i64) -> anyhow::Result<Vec<(String, String, serde_json::Value)>> {
+    Ok(state.store.list_job_runs(JOB, limit).await?)
+}
+
 fn elapsed_ms(started: std::time::Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
