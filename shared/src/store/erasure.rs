@@ -2,7 +2,8 @@
 //!
 //! `CATALOGUE` classifies every table of the schema: the ones that hold an account's data (and
 //! the column naming it), and the ones that hold none, with the reason. A test compares it with
-//! the tables the database actually has, so a new table cannot escape erasure unnoticed.
+//! the tables the database actually has, so a new table cannot escape erasure unnoticed. The
+//! retention run's account-structure rule walks the same catalogue, in the same order.
 
 use super::{Store, StoreResult, dialect, with_pool};
 use crate::domain::AccountId;

@@ -1,10 +1,11 @@
 //! The retention run's deletes, one per purgeable rule: each removes up to a batch of rows whose
 //! clock ran out before the cutoff, in one short statement keyed by indexed timestamps, and
-//! returns how many went; callers loop until a batch comes back short. The counts serve the
+//! returns how many went; callers loop until a batch comes back empty. The counts serve the
 //! dry run and `calsync retention plan`.
 
 use chrono::{DateTime, Utc};
 
+use super::erasure::{CATALOGUE, Holds};
 use super::{Store, StoreResult, dialect, with_pool};
 use crate::domain::EventKind;
 use crate::policy::retention::Purgeable;
@@ -20,78 +21,11 @@ struct Due {
     kind: Option<EventKind>,
 }
 
-/// The deletes of `rule`, in the order they must run (children before parents).
-fn steps(rule: Purgeable) -> Vec<Due> {
-    match rule {
-        Purgeable::AccountStructure => ACCOUNT_STRUCTURE
-            .iter()
-            .map(|(table, key, alias)| Due { table, key, alias, select: structure_select(table), kind: None })
-            .collect(),
-        other => vec![due(other)],
-    }
-}
-
-/// What an account whose authorizations all ended owns, children first, the account row last:
-/// `(table, key, alias)`. Every table here carries `account_id` (the account, `id`), indexed.
-const ACCOUNT_STRUCTURE: [(&str, &str, &str); 12] = [
-    ("notifications", "id", "n"),
-    ("channels", "id", "h"),
-    ("events", "uid", "e"),
-    ("sync_states", "calendar_id", "s"),
-    ("application_calendars", "id", "ac"),
-    ("oauth_codes", "code_hash", "o"),
-    ("credentials", "profile_id", "c"),
-    ("calendars", "id", "k"),
-    ("profiles", "id", "p"),
-    ("authorizations", "id", "z"),
-    ("request_logs", "id", "r"),
-    ("accounts", "id", "a"),
-];
-
-/// The rows of `table` that belong to accounts whose last authorization ended before `$1`.
-fn structure_select(table: &str) -> &'static str {
-    match table {
-        "notifications" => {
-            "SELECT n.id FROM accounts a JOIN notifications n ON n.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        "channels" => {
-            "SELECT h.id FROM accounts a JOIN channels h ON h.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        "authorizations" => {
-            "SELECT z.id FROM accounts a JOIN authorizations z ON z.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        "request_logs" => {
-            "SELECT r.id FROM accounts a JOIN request_logs r ON r.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        "accounts" => "SELECT a.id FROM accounts a WHERE a.authorizations_ended_at < $1",
-        "events" => {
-            "SELECT e.uid FROM accounts a JOIN events e ON e.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        "sync_states" => {
-            "SELECT s.calendar_id FROM accounts a JOIN sync_states s ON s.account_id = a.id \
-             WHERE a.authorizations_ended_at < $1"
-        }
-        "application_calendars" => {
-            "SELECT ac.id FROM accounts a JOIN application_calendars ac ON ac.account_id = a.id \
-             WHERE a.authorizations_ended_at < $1"
-        }
-        "oauth_codes" => {
-            "SELECT o.code_hash FROM accounts a JOIN oauth_codes o ON o.account_id = a.id \
-             WHERE a.authorizations_ended_at < $1"
-        }
-        "credentials" => {
-            "SELECT c.profile_id FROM accounts a JOIN credentials c ON c.account_id = a.id \
-             WHERE a.authorizations_ended_at < $1"
-        }
-        "calendars" => {
-            "SELECT k.id FROM accounts a JOIN calendars k ON k.account_id = a.id WHERE a.authorizations_ended_at < $1"
-        }
-        _ => "SELECT p.id FROM accounts a JOIN profiles p ON p.account_id = a.id WHERE a.authorizations_ended_at < $1",
-    }
-}
-
-fn due(rule: Purgeable) -> Due {
-    match rule {
+/// The rows of a rule held in a single table; `None` for account structure, which spans every
+/// table the erasure catalogue says holds account data (`purge_structure_step`).
+fn due(rule: Purgeable) -> Option<Due> {
+    Some(match rule {
+        Purgeable::AccountStructure => return None,
         Purgeable::RequestLogs => Due {
             table: "request_logs",
             key: "id",
@@ -127,9 +61,6 @@ fn due(rule: Purgeable) -> Due {
                      AND (l.terminated_at IS NULL OR l.terminated_at >= $1))",
             kind: Some(EventKind::Partner),
         },
-        Purgeable::AccountStructure => {
-            Due { table: "profiles", key: "id", alias: "p", select: structure_select("profiles"), kind: None }
-        }
         Purgeable::Credentials => Due {
             table: "credentials",
             key: "profile_id",
@@ -138,7 +69,7 @@ fn due(rule: Purgeable) -> Due {
                      WHERE a.authorizations_ended_at < $1",
             kind: None,
         },
-    }
+    })
 }
 
 impl Store {
@@ -146,13 +77,40 @@ impl Store {
     /// of its tables (children first) that still has some; 0 when none is left in any.
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn purge_due(&self, rule: Purgeable, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
-        for due in steps(rule) {
-            let n = self.purge_step(&due, cutoff, batch).await?;
-            if n > 0 {
-                return Ok(n);
+        if let Some(due) = due(rule) {
+            return self.purge_step(&due, cutoff, batch).await;
+        }
+        // Account structure: the erasure catalogue's tables, in its order (children first).
+        for (table, holds) in CATALOGUE {
+            if let Holds::AccountData(column) = holds {
+                let n = self.purge_structure_step(table, column, cutoff, batch).await?;
+                if n > 0 {
+                    return Ok(n);
+                }
             }
         }
         Ok(0)
+    }
+
+    /// Deletes up to `batch` rows of `table` belonging (through `column`) to accounts whose last
+    /// authorization ended before `cutoff`. Rows are addressed as erasure addresses them.
+    async fn purge_structure_step(
+        &self,
+        table: &str,
+        column: &str,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        let due = format!(
+            "FROM {table} x JOIN accounts a ON a.id = x.{column} WHERE a.authorizations_ended_at < $1 LIMIT $2"
+        );
+        let sql = dialect!(self,
+            pg: format!("DELETE FROM {table} WHERE ctid IN (SELECT x.ctid {due} FOR UPDATE OF x SKIP LOCKED)"),
+            sqlite: format!("DELETE FROM {table} WHERE rowid IN (SELECT x.rowid {due})"),
+        );
+        let n =
+            with_pool!(self, pool => sqlx::query(&sql).bind(cutoff).bind(batch).execute(pool).await?.rows_affected());
+        Ok(n)
     }
 
     async fn purge_step(&self, due: &Due, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
@@ -174,14 +132,18 @@ impl Store {
     /// accounts, profiles and calendars).
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn count_due(&self, rule: Purgeable, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        if rule == Purgeable::AccountStructure {
-            let mut total = 0;
-            for due in steps(rule).iter().filter(|d| matches!(d.table, "profiles" | "calendars" | "accounts")) {
-                total += self.count_step(due, cutoff).await?;
-            }
-            return Ok(total);
+        if let Some(due) = due(rule) {
+            return self.count_step(&due, cutoff).await;
         }
-        self.count_step(&due(rule), cutoff).await
+        let mut total = 0;
+        for (table, column) in [("accounts", "id"), ("profiles", "account_id"), ("calendars", "account_id")] {
+            let sql = format!(
+                "SELECT COUNT(*) FROM {table} x JOIN accounts a ON a.id = x.{column} WHERE a.authorizations_ended_at < $1"
+            );
+            let n: i64 = with_pool!(self, pool => sqlx::query_scalar(&sql).bind(cutoff).fetch_one(pool).await?);
+            total += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(total)
     }
 
     async fn count_step(&self, due: &Due, cutoff: DateTime<Utc>) -> StoreResult<u64> {

@@ -197,8 +197,10 @@ async fn run(
 ) -> Result<SyncReport, Failure> {
     let now = state.clock.now();
     let window = sync_window(&state.store, &calendar.account_id, now).await?;
-    let stored = state.store.get_sync_state(&calendar.id).await?.and_then(|s| s.cursor);
-    let stored = CursorState::decode(stored.as_deref());
+    // Read once, under the lease: the cursor to continue from, and whether this is the first success.
+    let sync_state = state.store.get_sync_state(&calendar.id).await?;
+    let first_success = sync_state.as_ref().and_then(|s| s.last_success_at).is_none();
+    let stored = CursorState::decode(sync_state.and_then(|s| s.cursor).as_deref());
     let mut plan = Plan::new(state, calendar, profile, window).await?;
     let mut report = SyncReport::default();
     let remote = calendar.provider_calendar_id.as_str();
@@ -244,7 +246,6 @@ async fn run(
         Some(cursor) => Some(serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         None => None,
     };
-    let first_success = state.store.get_sync_state(&calendar.id).await?.and_then(|s| s.last_success_at).is_none();
     let committed =
         state.store.commit_sync(&calendar.id, &calendar.account_id, &commit, encoded.as_deref(), now).await?;
 
