@@ -7,7 +7,7 @@ pub mod queue;
 pub mod rds_auth;
 pub mod secrets;
 
-pub use blobs::{BlobError, BlobMeta, BlobStore};
+pub use blobs::{BlobError, BlobMeta, BlobReader, BlobStore, BlobUpload};
 pub use queue::{Queue, QueueError, QueueName, ReceivedMessage};
 pub use secrets::{SecretError, SecretSource};
 

@@ -2,25 +2,25 @@
 //! account id or email; every record of each matching account is deleted from every table that
 //! can hold it (`store::CATALOGUE`, children first, in batches), the erased ids go to the erasure
 //! ledger (opaque ids only, replayed after a restore so an old backup cannot bring the user
-//! back), and the request is recorded in the GDPR report with what was removed per table, when
+//! back; its copy in the backup bucket is written before anything is erased, so it survives the
+//! loss of this database), and the request is recorded in the GDPR report with what was removed per table, when
 //! backups taken before it expire, and a checklist of external systems for operators to update
 //! by hand. Filing the same request again finds the account gone and returns the existing record.
 //!
 //! Deletion is final: rows are deleted, not flagged, and jobs still queued for the account find
 //! nothing and do nothing.
 
-use chrono::Duration;
 use serde_json::{Map, Value, json};
 use sqlx::types::Json;
 
+use crate::adapters::BlobError;
+use crate::backup::{BACKUP_RETENTION, ledger};
 use crate::domain::{AccountId, GdprRequestId};
 use crate::state::AppState;
 use crate::store::{CATALOGUE, GdprRequest, Holds};
 
 /// Rows deleted per statement.
 const BATCH: i64 = 1000;
-/// Backups are kept this long, so data erased now may remain in them until then.
-const BACKUP_RETENTION: Duration = Duration::days(7);
 
 /// Whom a request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub enum ForgetError {
     NotFound,
     #[error("the operator's name is required")]
     NoOperator,
+    /// The ledger's copy outside the database could not be written, so nothing was erased.
+    #[error("the erasure ledger could not be written to the backup store; nothing was erased")]
+    Ledger(#[from] BlobError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -72,6 +75,7 @@ pub async fn forget(state: &AppState, subject: &Subject, operator: &str) -> Resu
 
 async fn erase(state: &AppState, account: &AccountId, operator: &str) -> Result<GdprRequest, ForgetError> {
     let requested_at = state.clock.now();
+    let id = GdprRequestId::generate();
     // The ids to keep erased through a restore, collected before they go.
     let mut ledger: Vec<(String, String)> = vec![("account".into(), account.as_str().to_owned())];
     for profile in state.store.list_profiles(account).await? {
@@ -80,6 +84,16 @@ async fn erase(state: &AppState, account: &AccountId, operator: &str) -> Result<
     for calendar in state.store.list_calendars(account).await? {
         ledger.push(("calendar".into(), calendar.id.as_str().to_owned()));
     }
+    // Outside the database first: should the database be lost mid-erasure, a restore still
+    // knows to erase this account.
+    let record = ledger::LedgerRecord {
+        request_id: id.as_str().to_owned(),
+        account_id: account.as_str().to_owned(),
+        requested_by: operator.to_owned(),
+        requested_at,
+        entities: ledger.clone(),
+    };
+    ledger::record(state.blobs.as_ref(), &record).await?;
 
     let mut removed = Map::new();
     let mut total = 0i64;
@@ -100,7 +114,7 @@ async fn erase(state: &AppState, account: &AccountId, operator: &str) -> Result<
     let now = state.clock.now();
     let entries: Vec<(&str, &str)> = ledger.iter().map(|(k, id)| (k.as_str(), id.as_str())).collect();
     let request = GdprRequest {
-        id: GdprRequestId::generate(),
+        id,
         account_id: account.clone(),
         requested_by: operator.to_owned(),
         requested_at,

@@ -198,7 +198,12 @@ impl Store {
 
     /// The newest migration version this build knows.
     pub fn schema_version(&self) -> i64 {
-        let migrator = dialect!(self, pg: &PG_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS);
+        Self::latest_schema_version(matches!(self, Store::Sqlite(_)))
+    }
+
+    /// The newest migration version this build knows for a backend, before connecting to it.
+    pub fn latest_schema_version(sqlite: bool) -> i64 {
+        let migrator = if sqlite { &SQLITE_MIGRATIONS } else { &PG_MIGRATIONS };
         migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 

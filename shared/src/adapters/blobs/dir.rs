@@ -7,10 +7,16 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio::{fs, io::AsyncWriteExt};
+use tokio::{
+    fs,
+    io::{AsyncReadExt, AsyncWriteExt},
+};
 
-use super::{BlobError, BlobMeta, BlobStore, validate_key};
+use super::{BlobError, BlobMeta, BlobReader, BlobStore, BlobUpload, validate_key};
 use crate::domain::ids::random_token;
+
+/// Pieces read from a file at a time.
+const READ_CHUNK: usize = 1 << 20;
 
 /// Temporary files end in `~tmp`: `~` is outside the key alphabet, so a listing can never
 /// mistake one for an object, whatever name it has.
@@ -55,6 +61,27 @@ impl BlobStore for DirectoryBlobStore {
             return Err(e.into());
         }
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %key))]
+    async fn upload(&self, key: &str) -> Result<Box<dyn BlobUpload>, BlobError> {
+        let path = self.path_of(key)?;
+        let Some(dir) = path.parent() else {
+            return Err(BlobError::InvalidKey(key.to_owned()));
+        };
+        create_private_dirs(dir).await?;
+        let temp = dir.join(format!(".upload-{}{TEMP_SUFFIX}", random_token(16)));
+        let file = open_private_file(&temp).await?;
+        Ok(Box::new(FileUpload { file, temp, path, size: 0 }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %key))]
+    async fn open(&self, key: &str) -> Result<Option<Box<dyn BlobReader>>, BlobError> {
+        match fs::File::open(self.path_of(key)?).await {
+            Ok(file) => Ok(Some(Box::new(FileReader { file }))),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(key = %key))]
@@ -125,6 +152,56 @@ impl BlobStore for DirectoryBlobStore {
     }
 }
 
+/// A streamed write: a temporary file beside the target, renamed into place when finished.
+#[derive(Debug)]
+struct FileUpload {
+    file: fs::File,
+    temp: PathBuf,
+    path: PathBuf,
+    size: u64,
+}
+
+#[async_trait]
+impl BlobUpload for FileUpload {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        self.file.write_all(chunk).await?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<u64, BlobError> {
+        let FileUpload { file, temp, path, size } = *self;
+        let done = match file.sync_all().await {
+            Ok(()) => fs::rename(&temp, &path).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
+            let _ = fs::remove_file(&temp).await;
+            return Err(e.into());
+        }
+        Ok(size)
+    }
+
+    async fn abort(self: Box<Self>) {
+        drop(self.file);
+        let _ = fs::remove_file(&self.temp).await;
+    }
+}
+
+#[derive(Debug)]
+struct FileReader {
+    file: fs::File,
+}
+
+#[async_trait]
+impl BlobReader for FileReader {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, BlobError> {
+        let mut chunk = Vec::with_capacity(READ_CHUNK);
+        let n = (&mut self.file).take(READ_CHUNK as u64).read_to_end(&mut chunk).await?;
+        Ok((n > 0).then_some(chunk))
+    }
+}
+
 /// Whether an I/O error means "no such object". A path naming a directory is a prefix of other
 /// objects, and a file where a directory was expected ends a prefix: neither is an object.
 fn is_absent(error: &std::io::Error) -> bool {
@@ -140,12 +217,16 @@ async fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
     builder.create(dir).await
 }
 
-async fn write_private_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
+async fn open_private_file(path: &Path) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).await?;
+    options.open(path).await
+}
+
+async fn write_private_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let mut file = open_private_file(path).await?;
     file.write_all(body).await?;
     // Flushed to disk before the rename, so a crash leaves the old object or the new one.
     file.sync_all().await
@@ -220,6 +301,34 @@ mod tests {
         assert!(under_b.iter().all(|m| m.last_modified > before));
         assert!(store.list("missing/").await.expect("list").is_empty());
         assert!(store.list("../").await.expect("list").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_streamed_object_appears_whole_only_when_finished_and_reads_back_in_pieces() {
+        let (dir, store) = store();
+        let big: Vec<u8> = (0..(READ_CHUNK * 2 + 10)).map(|i| (i % 251) as u8).collect();
+
+        let mut upload = store.upload("backups/d/events.jsonl.gz").await.expect("upload");
+        upload.write(&big[..READ_CHUNK]).await.expect("write");
+        assert_eq!(store.list("backups/").await.expect("list"), vec![], "nothing is visible before finish");
+        upload.write(&big[READ_CHUNK..]).await.expect("write");
+        assert_eq!(upload.finish().await.expect("finish"), big.len() as u64);
+
+        let mut reader = store.open("backups/d/events.jsonl.gz").await.expect("open").expect("exists");
+        let mut pieces = Vec::new();
+        while let Some(chunk) = reader.next_chunk().await.expect("read") {
+            pieces.push(chunk);
+        }
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces.concat(), big);
+        assert!(store.open("backups/d/missing").await.expect("open").is_none());
+
+        let aborted = store.upload("backups/d/aborted").await.expect("upload");
+        aborted.abort().await;
+        let keys: Vec<String> = store.list("").await.expect("list").into_iter().map(|m| m.key).collect();
+        assert_eq!(keys, ["backups/d/events.jsonl.gz"]);
+        let leftovers = std::fs::read_dir(dir.path().join("blobs/backups/d")).expect("dir").count();
+        assert_eq!(leftovers, 1, "the aborted upload left no temporary file");
     }
 
     #[cfg(unix)]

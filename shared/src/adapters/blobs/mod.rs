@@ -51,6 +51,29 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// Lists objects whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>, BlobError>;
+    /// Starts a streamed write of `key`. The object appears, whole, only when `finish` succeeds;
+    /// until then readers see the previous object or none.
+    async fn upload(&self, key: &str) -> Result<Box<dyn BlobUpload>, BlobError>;
+    /// Opens an object for streamed reading; `None` when it does not exist.
+    async fn open(&self, key: &str) -> Result<Option<Box<dyn BlobReader>>, BlobError>;
+}
+
+/// An object being written piece by piece, so an object larger than memory can be written.
+#[async_trait]
+pub trait BlobUpload: Send + std::fmt::Debug {
+    /// Appends bytes to the object.
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError>;
+    /// Makes the object visible; returns its size in bytes.
+    async fn finish(self: Box<Self>) -> Result<u64, BlobError>;
+    /// Discards what was written (best effort: the store's own cleanup covers a failure here).
+    async fn abort(self: Box<Self>);
+}
+
+/// An object being read piece by piece.
+#[async_trait]
+pub trait BlobReader: Send + std::fmt::Debug {
+    /// The next piece of the object, or `None` at its end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, BlobError>;
 }
 
 #[cfg(test)]

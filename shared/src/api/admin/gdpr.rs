@@ -51,6 +51,7 @@ pub(super) async fn post(
         Err(ForgetError::NotFound) => return Err(AdminError::EndUserNotFound),
         Err(ForgetError::NoOperator) => return Err(AdminError::invalid("requested_by", "required")),
         Err(ForgetError::Store(e)) => return Err(AdminError::Internal(e.into())),
+        Err(e @ ForgetError::Ledger(_)) => return Err(AdminError::Internal(e.into())),
     };
     let entries: Vec<Value> = requests.iter().map(report_json).collect();
     Ok((StatusCode::CREATED, Json(json!({ "gdpr_requests": entries }))))
