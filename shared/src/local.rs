@@ -91,7 +91,9 @@ async fn schedule(state: AppState, job: &'static str, every: Duration, mut shutd
             "retention" => {
                 retention::run(&state, &RetentionInput::default(), deadline).await.map(|r| serde_json::to_value(r).ok())
             }
-            _ => backup::run(&state, &BackupInput::default(), &LogProgress::default(), deadline).await.map(|r| serde_json::to_value(r).ok()),
+            _ => backup::run(&state, &BackupInput::default(), &LogProgress::default(), deadline)
+                .await
+                .map(|r| serde_json::to_value(r).ok()),
         };
         match result {
             Ok(report) => tracing::info!(job, report = %report.unwrap_or_default(), "scheduled run finished"),

@@ -69,17 +69,20 @@ impl AppState {
             )),
         };
 
-        let blobs: Arc<dyn BlobStore> = match &config.blobs {
-            BlobConfig::Directory { path } => Arc::new(DirectoryBlobStore::new(path.clone())),
-            BlobConfig::S3 { bucket, kms_key_id } => Arc::new(S3BlobStore::new(
-                aws.as_ref().context("AWS configuration")?,
-                bucket.clone(),
-                kms_key_id.clone(),
-            )),
-        };
+        let blobs = blob_store(&config.blobs, aws.as_ref())?;
 
         let callbacks = CallbackClient::from_config(&config).context("building the callback client")?;
         let vault = Arc::new(Vault::new(keyring));
         Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault, callbacks })
     }
+}
+
+/// The blob store the configuration names; `aws` is needed for S3.
+pub fn blob_store(config: &BlobConfig, aws: Option<&aws_config::SdkConfig>) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match config {
+        BlobConfig::Directory { path } => Arc::new(DirectoryBlobStore::new(path.clone())),
+        BlobConfig::S3 { bucket, kms_key_id } => {
+            Arc::new(S3BlobStore::new(aws.context("AWS configuration")?, bucket.clone(), kms_key_id.clone()))
+        }
+    })
 }

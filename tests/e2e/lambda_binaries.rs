@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use calsync_core::backup;
 use calsync_tests::lambda_emulator::{FunctionProcess, InvocationResult, LambdaEmulator};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -203,8 +204,9 @@ async fn the_backup_binary_runs_on_its_scheduler_input() {
     let dry_run_report = backup.respond(json!({ "dry_run": true })).await.unwrap();
 
     // Assert
-    assert!(report["slot"].is_string(), "{report}");
-    assert!(dry_run_report["slot"].is_string(), "{dry_run_report}");
+    assert!(report["id"].is_string(), "{report}");
+    assert_eq!(report["taken"]["tables"].as_array().map(Vec::len), Some(backup::tables::TABLES.len()), "{report}");
+    assert_eq!(dry_run_report["dry_run"], true, "{dry_run_report}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod sync;
 mod api;
 mod api_router;
 mod aws_adapters;
+mod backup;
 mod lambda_binaries;
 mod openapi;
 mod retention;

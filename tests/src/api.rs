@@ -93,6 +93,11 @@ impl TestApi {
         Self { base_url: public_url.unwrap_or_default(), state, clock, db, _dir: dir, server: None }
     }
 
+    /// The URL of the database behind the API.
+    pub fn db_url(&self) -> &str {
+        &self.db.url
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         use calsync_core::Clock;
         self.clock.now()

@@ -38,12 +38,18 @@ pub fn postgres_admin_url() -> String {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> Self {
+        let db = Self::empty(backend).await;
+        db.store.migrate().await.expect("migrate the test database");
+        db
+    }
+
+    /// A database with no schema at all (a restore target).
+    pub async fn empty(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("calsync.db").display());
                 let store = Store::connect_url(&url).await.expect("open SQLite");
-                store.migrate().await.expect("migrate SQLite");
                 Self { store, url, _dir: Some(dir), pg_name: None }
             }
             Backend::Postgres => {
@@ -57,7 +63,6 @@ impl TestDb {
                 let options = PgConnectOptions::from_str(&admin).expect("valid URL").database(&name);
                 let url = options.to_url_lossy().to_string();
                 let store = Store::connect_url(&url).await.expect("connect to the test database");
-                store.migrate().await.expect("migrate PostgreSQL");
                 Self { store, url, _dir: None, pg_name: Some((admin, name)) }
             }
         }

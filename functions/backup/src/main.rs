@@ -20,12 +20,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = AppState::build(config).await.inspect_err(lambda::log_init_error)?;
     let state = &state;
     lambda_runtime::run(service_fn(|event| {
-        lambda::scheduled(
-            event,
-            |input: BackupInput, deadline| async move {
-                backup::run(state, &input, &LogProgress::default(), deadline).await
-            },
-        )
+        lambda::scheduled(event, |input: BackupInput, deadline| async move {
+            backup::run(state, &input, &LogProgress::default(), deadline).await
+        })
     }))
     .await
 }

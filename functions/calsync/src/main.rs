@@ -1,6 +1,6 @@
 //! The `calsync` command: `serve` runs the whole system in one process (API, sync and notify
 //! workers on an in-process queue, retention and backup schedules) on SQLite by default, and the
-//! operator commands (migrate, apps, retention, gdpr) act on the same database.
+//! operator commands (migrate, apps, retention, gdpr, backup) act on the same database.
 //!
 //! Every flag can also be set by its environment variable, and flags win over the environment.
 
@@ -11,6 +11,7 @@ use calsync_core::Config;
 use clap::{Args, Parser, Subcommand};
 
 mod apps;
+mod backup;
 mod gdpr;
 mod retention;
 mod serve;
@@ -50,6 +51,9 @@ enum Command {
     /// Right to be forgotten: forget an end-user, or show the GDPR report.
     #[command(subcommand)]
     Gdpr(gdpr::GdprCommand),
+    /// Take, list and restore backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 #[tokio::main]
@@ -67,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Apps(command) => apps::run(config(&cli.storage, &[])?, command).await,
         Command::Retention(command) => retention::run(config(&cli.storage, &[])?, command).await,
         Command::Gdpr(command) => gdpr::run(config(&cli.storage, &[])?, command).await,
+        Command::Backup(command) => backup::run(config(&cli.storage, &[])?, command).await,
     }
 }
 

@@ -83,7 +83,13 @@ pub async fn run(
     match state.store.claim_job_slot(JOB, &id, LEASE, now).await? {
         JobClaim::Claimed => {}
         JobClaim::Running | JobClaim::Done => {
-            return Ok(BackupReport { id, already_done: true, dry_run: false, taken: None, pruned: Default::default() });
+            return Ok(BackupReport {
+                id,
+                already_done: true,
+                dry_run: false,
+                taken: None,
+                pruned: prune::Pruned::nothing(),
+            });
         }
     }
 

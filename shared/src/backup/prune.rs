@@ -21,7 +21,7 @@ pub fn expires_at(day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// What pruning removed (or, in a dry run, would remove).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pruned {
     /// Backups past their 7 days, by id.
     pub expired: Vec<String>,
@@ -31,6 +31,13 @@ pub struct Pruned {
     pub objects: usize,
     /// False when the deadline stopped the run early; the next run continues.
     pub complete: bool,
+}
+
+impl Pruned {
+    /// A run that had nothing to do.
+    pub fn nothing() -> Self {
+        Self { expired: Vec::new(), unfinished: Vec::new(), objects: 0, complete: true }
+    }
 }
 
 /// Deletes backups past their 7 days and unfinished ones of earlier days.
@@ -43,13 +50,10 @@ pub async fn prune(
     let now = clock.now();
     let today = now.date_naive();
     let objects = blobs.list(PREFIX).await?;
-    let finished: Vec<NaiveDate> = objects
-        .iter()
-        .filter(|o| o.key.ends_with("/manifest.json"))
-        .filter_map(|o| backup_day(&o.key))
-        .collect();
+    let finished: Vec<NaiveDate> =
+        objects.iter().filter(|o| o.key.ends_with("/manifest.json")).filter_map(|o| backup_day(&o.key)).collect();
 
-    let mut pruned = Pruned { complete: true, ..Pruned::default() };
+    let mut pruned = Pruned::nothing();
     for object in objects {
         let Some(day) = backup_day(&object.key) else { continue };
         let id = day.format("%Y-%m-%d").to_string();

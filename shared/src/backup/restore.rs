@@ -115,7 +115,8 @@ async fn verify(blobs: &dyn BlobStore, manifest: &Manifest, progress: &dyn Progr
     for table in &manifest.tables {
         let started = Instant::now();
         progress.table_started(&table.name, table.rows, table.bytes);
-        let mut reader = blobs.open(&table.object).await?.ok_or_else(|| RestoreError::MissingObject(table.object.clone()))?;
+        let mut reader =
+            blobs.open(&table.object).await?.ok_or_else(|| RestoreError::MissingObject(table.object.clone()))?;
         let mut sha256 = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = reader.next_chunk().await? {
@@ -199,24 +200,34 @@ async fn load_table(
     let batch_rows = rows::rows_per_insert(columns.len());
     let damaged = |reason: String| RestoreError::Damaged { object: table.object.clone(), reason };
 
-    let mut reader = blobs.open(&table.object).await?.ok_or_else(|| RestoreError::MissingObject(table.object.clone()))?;
+    let mut reader =
+        blobs.open(&table.object).await?.ok_or_else(|| RestoreError::MissingObject(table.object.clone()))?;
     let mut gunzip = GzDecoder::new(Vec::new());
     let mut sha256 = Sha256::new();
     let mut size = 0u64;
     let mut line_number = 0u64;
     let mut batch: Vec<Vec<Cell>> = Vec::with_capacity(batch_rows);
-    loop {
-        let chunk = reader.next_chunk().await?;
-        let Some(chunk) = chunk else { break };
-        sha256.update(&chunk);
-        size += chunk.len() as u64;
-        gunzip.write_all(&chunk).map_err(|e| damaged(format!("not valid gzip: {e}")))?;
+    let mut ended = false;
+    while !ended {
+        let mut compressed = 0;
+        match reader.next_chunk().await? {
+            Some(chunk) => {
+                sha256.update(&chunk);
+                size += chunk.len() as u64;
+                compressed = chunk.len() as u64;
+                gunzip.write_all(&chunk).map_err(|e| damaged(format!("not valid gzip: {e}")))?;
+            }
+            None => {
+                gunzip.try_finish().map_err(|e| damaged(format!("not valid gzip: {e}")))?;
+                ended = true;
+            }
+        }
+        // Complete lines only; a line cut by the chunk's end waits for the next chunk.
         let out = gunzip.get_mut();
-        let Some(end) = out.iter().rposition(|&b| b == b'\n') else {
-            progress.advanced(0, chunk.len() as u64);
-            continue;
+        let complete: Vec<u8> = match out.iter().rposition(|&b| b == b'\n') {
+            Some(end) => out.drain(..=end).collect(),
+            None => Vec::new(),
         };
-        let complete: Vec<u8> = out.drain(..=end).collect();
         let mut rows_here = 0;
         for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             line_number += 1;
@@ -227,9 +238,8 @@ async fn load_table(
                 tx.insert(&table.name, &columns, &mut batch).await?;
             }
         }
-        progress.advanced(rows_here, chunk.len() as u64);
+        progress.advanced(rows_here, compressed);
     }
-    gunzip.try_finish().map_err(|e| damaged(format!("not valid gzip: {e}")))?;
     if !gunzip.get_ref().is_empty() {
         return Err(damaged("it ends in the middle of a row".into()));
     }
@@ -252,8 +262,7 @@ async fn replay_erasures(
     now: DateTime<Utc>,
 ) -> Result<(usize, u64, usize), RestoreError> {
     let restored = tx.strings("SELECT entity_id FROM erasure_ledger WHERE entity_kind = 'account'").await?;
-    let accounts: BTreeSet<String> =
-        records.iter().map(|r| r.account_id.clone()).chain(restored).collect();
+    let accounts: BTreeSet<String> = records.iter().map(|r| r.account_id.clone()).chain(restored).collect();
     let in_backup: HashSet<&str> = manifest.tables.iter().map(|t| t.name.as_str()).collect();
 
     let mut total = 0u64;
@@ -270,8 +279,11 @@ async fn replay_erasures(
         total += removed;
     }
 
-    let ledgered: HashSet<String> =
-        tx.strings("SELECT DISTINCT request_id FROM erasure_ledger WHERE request_id IS NOT NULL").await?.into_iter().collect();
+    let ledgered: HashSet<String> = tx
+        .strings("SELECT DISTINCT request_id FROM erasure_ledger WHERE request_id IS NOT NULL")
+        .await?
+        .into_iter()
+        .collect();
     let reported: HashSet<String> = tx.strings("SELECT id FROM gdpr_requests").await?.into_iter().collect();
     let mut recreated = 0;
     for record in records {
@@ -347,7 +359,12 @@ impl Tx {
         with_tx!(self, tx => sqlx::query_scalar(&sql).fetch_one(&mut **tx).await)
     }
 
-    async fn insert(&mut self, table: &str, columns: &[(String, Kind)], rows: &mut Vec<Vec<Cell>>) -> Result<(), sqlx::Error> {
+    async fn insert(
+        &mut self,
+        table: &str,
+        columns: &[(String, Kind)],
+        rows: &mut Vec<Vec<Cell>>,
+    ) -> Result<(), sqlx::Error> {
         let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
         let head = format!("INSERT INTO {table} ({}) ", names.join(", "));
         let postgres = self.postgres();
@@ -384,15 +401,28 @@ impl Tx {
         with_tx!(self, tx => Ok(sqlx::query(&sql).bind(value).execute(&mut **tx).await?.rows_affected()))
     }
 
-    async fn insert_ledger_entry(&mut self, kind: &str, id: &str, request: &str, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    async fn insert_ledger_entry(
+        &mut self,
+        kind: &str,
+        id: &str,
+        request: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
         // language=SQL
-        const SQL: &str = "INSERT INTO erasure_ledger (entity_kind, entity_id, request_id, erased_at) VALUES ($1, $2, $3, $4)";
+        const SQL: &str =
+            "INSERT INTO erasure_ledger (entity_kind, entity_id, request_id, erased_at) VALUES ($1, $2, $3, $4)";
         with_tx!(self, tx => sqlx::query(SQL).bind(kind).bind(id).bind(request).bind(at).execute(&mut **tx).await?.rows_affected());
         Ok(())
     }
 
     /// The report row of a request the backup predates, re-created from its ledger record.
-    async fn insert_report(&mut self, record: &LedgerRecord, backup: &str, removed: u64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    async fn insert_report(
+        &mut self,
+        record: &LedgerRecord,
+        backup: &str,
+        removed: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
         // language=SQL
         const SQL: &str = "INSERT INTO gdpr_requests (id, account_id, requested_by, requested_at, completed_at, rows_removed, \
                            backups_expire_by, external_progress, notes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";

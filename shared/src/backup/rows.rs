@@ -50,9 +50,10 @@ macro_rules! encode_row {
                 Kind::Timestamp => $row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?.map(rows::timestamp),
                 Kind::Date => $row.try_get::<Option<chrono::NaiveDate>, _>(i)?.map(rows::date),
                 Kind::Json => match $row.try_get::<Option<String>, _>(i)? {
-                    Some(text) => Some(rows::canonical_json(&text).map_err(|e| {
-                        anyhow::anyhow!("{}.{} holds invalid JSON: {e}", $table.name, column.name)
-                    })?),
+                    Some(text) => Some(
+                        rows::canonical_json(&text)
+                            .map_err(|e| anyhow::anyhow!("{}.{} holds invalid JSON: {e}", $table.name, column.name))?,
+                    ),
                     None => None,
                 },
                 Kind::Bytes => $row.try_get::<Option<Vec<u8>>, _>(i)?.map(rows::bytes),
@@ -144,7 +145,9 @@ fn decode_value(value: Value, kind: Kind) -> Result<Cell, String> {
                 .transpose()?,
         ),
         Kind::Bytes => Cell::Bytes(
-            text(value)?.map(|s| BASE64.decode(s.as_bytes()).map_err(|e| format!("invalid base64: {e}"))).transpose()?,
+            text(value)?
+                .map(|s| BASE64.decode(s.as_bytes()).map_err(|e| format!("invalid base64: {e}")))
+                .transpose()?,
         ),
     })
 }

@@ -188,7 +188,8 @@ impl S3Upload {
             .send()
             .await
             .map_err(|e| service_error("uploading a part of", key, e))?;
-        self.parts.push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(str::to_owned)).build());
+        self.parts
+            .push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(str::to_owned)).build());
         Ok(())
     }
 }
