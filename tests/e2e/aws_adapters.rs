@@ -233,3 +233,66 @@ async fn secrets_manager_source_refuses_a_binary_secret_without_showing_it_on_mo
     assert!(matches!(&error, SecretError::Unavailable(_, reason) if reason.contains("binary")));
     assert!(!format!("{error} {error:?}").contains("hunter2"));
 }
+
+#[tokio::test]
+async fn s3_blob_store_streams_a_large_object_as_a_multipart_upload_with_sse_kms_on_moto() {
+    let sdk = moto::sdk_config().await;
+    let bucket = moto::create_bucket(&sdk).await;
+    let key_id = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000001";
+    let store = S3BlobStore::new(&sdk, bucket.clone(), Some(key_id.to_owned()));
+    let client = moto::s3_client(&sdk);
+    // 20 MiB in 1 MiB pieces: three parts of 8, 8 and 4 MiB.
+    let piece: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 253) as u8).collect();
+
+    let mut upload = store.upload("backups/2026-01-01/events.jsonl.gz").await.expect("upload");
+    for _ in 0..20 {
+        upload.write(&piece).await.expect("write");
+    }
+    let pending = client.list_multipart_uploads().bucket(&bucket).send().await.expect("list uploads");
+    assert_eq!(pending.uploads().len(), 1, "a multipart upload is under way");
+    assert!(store.list("backups/").await.expect("list").is_empty(), "nothing is visible before finish");
+    assert_eq!(upload.finish().await.expect("finish"), 20 << 20);
+
+    let head = client.head_object().bucket(&bucket).key("backups/2026-01-01/events.jsonl.gz").send().await.unwrap();
+    assert_eq!(head.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms));
+    assert_eq!(head.ssekms_key_id(), Some(key_id));
+    assert_eq!(head.content_length(), Some(20 << 20));
+    let mut reader = store.open("backups/2026-01-01/events.jsonl.gz").await.expect("open").expect("exists");
+    let mut read = Vec::new();
+    while let Some(chunk) = reader.next_chunk().await.expect("read") {
+        read.extend_from_slice(&chunk);
+    }
+    assert_eq!(read.len(), 20 << 20);
+    assert!(read.chunks(1 << 20).all(|c| c == &piece[..]));
+    assert!(client.list_multipart_uploads().bucket(&bucket).send().await.unwrap().uploads().is_empty());
+}
+
+#[tokio::test]
+async fn s3_blob_store_aborts_an_unfinished_multipart_upload_on_moto() {
+    let sdk = moto::sdk_config().await;
+    let bucket = moto::create_bucket(&sdk).await;
+    let store = S3BlobStore::new(&sdk, bucket.clone(), None);
+    let client = moto::s3_client(&sdk);
+
+    let mut upload = store.upload("backups/2026-01-01/big").await.expect("upload");
+    upload.write(&vec![7u8; 9 << 20]).await.expect("write past one part");
+    upload.abort().await;
+
+    assert!(client.list_multipart_uploads().bucket(&bucket).send().await.unwrap().uploads().is_empty());
+    assert!(store.list("").await.expect("list").is_empty());
+    assert!(store.open("backups/2026-01-01/big").await.expect("open").is_none());
+}
+
+#[tokio::test]
+async fn s3_blob_store_writes_a_small_streamed_object_in_one_request_on_moto() {
+    let sdk = moto::sdk_config().await;
+    let bucket = moto::create_bucket(&sdk).await;
+    let store = S3BlobStore::new(&sdk, bucket, None);
+
+    let mut upload = store.upload("backups/2026-01-01/small").await.expect("upload");
+    upload.write(b"one ").await.expect("write");
+    upload.write(b"two").await.expect("write");
+    assert_eq!(upload.finish().await.expect("finish"), 7);
+
+    assert_eq!(store.get("backups/2026-01-01/small").await.expect("get").as_deref(), Some(&b"one two"[..]));
+}
