@@ -128,7 +128,7 @@ pub const RULES: &[Rule] = &[
         data: "backups",
         clock: Clock::Created,
         keep: Some(Duration::days(7)),
-        purge: Purge::Elsewhere("the daily backup run deletes backups older than 7 days"),
+        purge: Purge::Elsewhere("the daily backup run deletes the backup of day D on day D + 7 (see Backups)"),
     },
 ];
 
