@@ -10,7 +10,6 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use calsync_core::adapters::{BlobStore, blobs::S3BlobStore};
-use calsync_core::authorization::NewAuthorizationCode;
 use calsync_core::backup::{
     self, BackupInput, LogProgress, Manifest, RestoreError,
     ledger::LEDGER_PREFIX,
@@ -18,14 +17,12 @@ use calsync_core::backup::{
     tables::{Kind, TABLES},
 };
 use calsync_core::config::BlobConfig;
-use calsync_core::crypto::{Credentials, token_hash};
-use calsync_core::domain::{AccountId, Scopes};
+use calsync_core::domain::AccountId;
 use calsync_core::gdpr::{self, ForgetError, Subject};
 use calsync_core::store::{CATALOGUE, Holds, Store};
 use calsync_tests::api::TestApi;
 use calsync_tests::db::{Backend, TestDb};
 use calsync_tests::moto;
-use calsync_tests::receiver::Receiver;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -33,59 +30,15 @@ fn far() -> DateTime<Utc> {
     DateTime::<Utc>::MAX_UTC
 }
 
-/// Two end-users of one application with data in every table that can hold any; returns them.
+/// Two end-users of one application, Ada with data in every table that can hold any; returns them.
 async fn seed(api: &TestApi) -> (AccountId, AccountId) {
-    let (app, secret) = api.application("Planner").await;
-    let body = json!({"client_id": app.client_id, "client_secret": secret, "application_calendar_id": "ada-cal"});
-    let (status, tokens) = api.post("/v1/application_calendars", None, body).await;
-    assert_eq!(status, 200, "{tokens}");
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
-    let store = &api.state.store;
-    let authorization = store.find_authorization_by_access_token(&token_hash(&token), api.now()).await.unwrap();
-    let ada = authorization.expect("the application calendar's authorization").account_id;
-    let profile = store.list_profiles(&ada).await.unwrap().remove(0);
-    let calendar = store.list_calendars(&ada).await.unwrap().remove(0);
-
-    // A timed event with attendees, an all-day one (dates), credentials (bytes), a sync state, a
-    // channel, an authorization code; the API calls leave request logs.
-    let timed = json!({
-        "event_id": "e1", "summary": "Private", "description": "Ünïcode ✓",
-        "start": "2026-05-04T09:00:00Z", "end": "2026-05-04T10:00:00Z",
-        "attendees": {"invite": [{"email": "grace@example.com", "display_name": "Grace"}]},
-        "location": {"description": "Room 1"}
-    });
-    let all_day = json!({"event_id": "e2", "summary": "Holiday", "start": "2026-05-06", "end": "2026-05-07"});
-    for event in [timed, all_day] {
-        let (status, body) = api.post(&format!("/v1/calendars/{}/events", calendar.id), Some(&token), event).await;
-        assert_eq!(status, 202, "{body}");
-    }
-    store.record_sync_success(&calendar.id, &ada, Some("cursor"), api.now()).await.unwrap();
-    let receiver = Receiver::start(&[]).await;
-    let (status, _) = api.post("/v1/channels", Some(&token), json!({"callback_url": receiver.url})).await;
-    assert_eq!(status, 200);
-    let credentials = Credentials::AppSpecificPassword { email: "ada@icloud.example".into(), password: "abcd".into() };
-    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
-    store.put_credentials(&profile.id, &ada, &sealed, api.now()).await.unwrap();
-    store
-        .create_authorization_code(&NewAuthorizationCode {
-            code_hash: token_hash("a-code"),
-            application_id: app.id.clone(),
-            account_id: ada.clone(),
-            profile_id: profile.id.clone(),
-            redirect_uri: "https://app.example/callback".into(),
-            scopes: Scopes::parse("read_events").unwrap(),
-            created_at: api.now(),
-            expires_at: api.now() + Duration::minutes(10),
-        })
-        .await
-        .unwrap();
-
-    let bob = api.authorized(&app, "read_events create_event").await;
+    let ada = api.end_user_everywhere().await;
+    let bob = api.authorized(&ada.application, "read_events create_event").await;
     let event =
         json!({"event_id": "b1", "summary": "Standup", "start": "2026-05-05T09:00:00Z", "end": "2026-05-05T09:15:00Z"});
     let path = format!("/v1/calendars/{}/events", bob.calendar.id);
     assert_eq!(api.post(&path, Some(&bob.access_token), event).await.0, 202);
-    (ada, bob.account.id)
+    (ada.account, bob.account.id)
 }
 
 /// Every row of every table of a backup, decoded, by table.

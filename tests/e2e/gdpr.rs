@@ -6,14 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use calsync_core::authorization::NewAuthorizationCode;
-use calsync_core::crypto::{Credentials, token_hash};
-use calsync_core::domain::{AccountId, Scopes};
+use calsync_core::domain::AccountId;
 use calsync_core::gdpr::{self, ForgetError, Subject};
 use calsync_core::jobs::{JobOutcome, SyncJob, handle_sync_message};
 use calsync_core::store::{CATALOGUE, Holds};
 use calsync_tests::api::TestApi;
-use calsync_tests::receiver::Receiver;
 use serde_json::json;
 
 use crate::api::api_on_both_backends;
@@ -41,46 +38,12 @@ async fn rows_of(api: &TestApi, account: &AccountId) -> Vec<(&'static str, i64)>
 }
 
 async fn a_forgotten_user_leaves_no_row_in_any_table_and_the_report_names_no_one(api: &TestApi) {
-    // An application calendar: account, profile, calendar, authorization, application calendar.
-    let (app, secret) = api.application("Planner").await;
-    let body = json!({"client_id": app.client_id, "client_secret": secret, "application_calendar_id": "ada-cal"});
-    let (status, tokens) = api.post("/v1/application_calendars", None, body).await;
-    assert_eq!(status, 200, "{tokens}");
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let seeded = api.end_user_everywhere().await;
+    let (app, account, calendar) = (&seeded.application, seeded.account.clone(), seeded.calendar.clone());
     let store = &api.state.store;
-    let authorization = store.find_authorization_by_access_token(&token_hash(&token), api.now()).await.unwrap();
-    let account = authorization.expect("the application calendar's authorization").account_id;
-    let profile = store.list_profiles(&account).await.unwrap().remove(0);
-    let calendar = store.list_calendars(&account).await.unwrap().remove(0);
-
-    // Events (and request logs), a sync state, a channel with a notification, credentials and
-    // an authorization code.
-    let event =
-        json!({"event_id": "e1", "summary": "Private", "start": "2026-05-04T09:00:00Z", "end": "2026-05-04T10:00:00Z"});
-    assert_eq!(api.post(&format!("/v1/calendars/{}/events", calendar.id), Some(&token), event).await.0, 202);
-    store.record_sync_success(&calendar.id, &account, Some("cursor"), api.now()).await.unwrap();
-    let receiver = Receiver::start(&[]).await;
-    let (status, _) = api.post("/v1/channels", Some(&token), json!({"callback_url": receiver.url})).await;
-    assert_eq!(status, 200);
-    let credentials = Credentials::AppSpecificPassword { email: "ada@icloud.example".into(), password: "abcd".into() };
-    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
-    store.put_credentials(&profile.id, &account, &sealed, api.now()).await.unwrap();
-    store
-        .create_authorization_code(&NewAuthorizationCode {
-            code_hash: token_hash("a-code"),
-            application_id: app.id.clone(),
-            account_id: account.clone(),
-            profile_id: profile.id.clone(),
-            redirect_uri: "https://app.example/callback".into(),
-            scopes: Scopes::parse("read_events").unwrap(),
-            created_at: api.now(),
-            expires_at: api.now() + chrono::Duration::minutes(10),
-        })
-        .await
-        .unwrap();
     let before = rows_of(api, &account).await;
     assert!(before.iter().all(|(_, n)| *n > 0), "the user has data in every table: {before:?}");
-    let bystander = api.authorized(&app, "read_events").await;
+    let bystander = api.authorized(app, "read_events").await;
     let bystander_before = rows_of(api, &bystander.account.id).await;
 
     // Forgotten.
@@ -99,7 +62,7 @@ async fn a_forgotten_user_leaves_no_row_in_any_table_and_the_report_names_no_one
     for personal in ["Private", "ada@icloud.example", "ada-cal"] {
         assert!(!text.contains(personal), "{text}");
     }
-    assert_eq!(report.external_progress.0["removed_rows"]["events"], json!(1));
+    assert_eq!(report.external_progress.0["removed_rows"]["events"], json!(2));
     let ledger = store.list_erasures_after(0, 100).await.unwrap();
     let erased: Vec<(&str, &str)> = ledger.iter().map(|e| (e.entity_kind.as_str(), e.entity_id.as_str())).collect();
     assert!(erased.contains(&("account", account.as_str())));

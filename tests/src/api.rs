@@ -206,3 +206,74 @@ impl TestApi {
         self.db.cleanup().await;
     }
 }
+
+/// An end-user with a row in every table that can hold their data: an application calendar
+/// (account, profile, calendar, authorization), a timed and an all-day event (and so request
+/// logs), a sync state, a channel, sealed credentials and an authorization code.
+#[derive(Debug)]
+pub struct EndUserEverywhere {
+    pub application: Application,
+    pub access_token: String,
+    pub account: AccountId,
+    pub profile: Profile,
+    pub calendar: Calendar,
+    /// The channel's callback endpoint, kept alive with the value.
+    pub receiver: crate::receiver::Receiver,
+}
+
+impl TestApi {
+    /// Seeds `EndUserEverywhere` through the API and the store.
+    pub async fn end_user_everywhere(&self) -> EndUserEverywhere {
+        use calsync_core::authorization::NewAuthorizationCode;
+        use calsync_core::crypto::{Credentials, token_hash};
+        use serde_json::json;
+
+        let (application, secret) = self.application("Planner").await;
+        let body =
+            json!({"client_id": application.client_id, "client_secret": secret, "application_calendar_id": "ada-cal"});
+        let (status, tokens) = self.post("/v1/application_calendars", None, body).await;
+        assert_eq!(status, 200, "{tokens}");
+        let access_token = tokens["access_token"].as_str().expect("an access token").to_owned();
+        let store = &self.state.store;
+        let authorization =
+            store.find_authorization_by_access_token(&token_hash(&access_token), self.now()).await.unwrap();
+        let account = authorization.expect("the application calendar's authorization").account_id;
+        let profile = store.list_profiles(&account).await.unwrap().remove(0);
+        let calendar = store.list_calendars(&account).await.unwrap().remove(0);
+
+        let timed = json!({
+            "event_id": "e1", "summary": "Private", "description": "Ünïcode ✓",
+            "start": "2026-05-04T09:00:00Z", "end": "2026-05-04T10:00:00Z",
+            "attendees": {"invite": [{"email": "grace@example.com", "display_name": "Grace"}]},
+            "location": {"description": "Room 1"}
+        });
+        let all_day = json!({"event_id": "e2", "summary": "Holiday", "start": "2026-05-06", "end": "2026-05-07"});
+        for event in [timed, all_day] {
+            let path = format!("/v1/calendars/{}/events", calendar.id);
+            let (status, body) = self.post(&path, Some(&access_token), event).await;
+            assert_eq!(status, 202, "{body}");
+        }
+        store.record_sync_success(&calendar.id, &account, Some("cursor"), self.now()).await.unwrap();
+        let receiver = crate::receiver::Receiver::start(&[]).await;
+        let (status, _) = self.post("/v1/channels", Some(&access_token), json!({"callback_url": receiver.url})).await;
+        assert_eq!(status, 200);
+        let credentials =
+            Credentials::AppSpecificPassword { email: "ada@icloud.example".into(), password: "abcd".into() };
+        let sealed = self.state.vault.seal(&profile.id, &credentials).unwrap();
+        store.put_credentials(&profile.id, &account, &sealed, self.now()).await.unwrap();
+        store
+            .create_authorization_code(&NewAuthorizationCode {
+                code_hash: token_hash("a-code"),
+                application_id: application.id.clone(),
+                account_id: account.clone(),
+                profile_id: profile.id.clone(),
+                redirect_uri: "https://app.example/callback".into(),
+                scopes: Scopes::parse("read_events").unwrap(),
+                created_at: self.now(),
+                expires_at: self.now() + chrono::Duration::minutes(10),
+            })
+            .await
+            .unwrap();
+        EndUserEverywhere { application, access_token, account, profile, calendar, receiver }
+    }
+}
