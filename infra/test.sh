@@ -6,8 +6,9 @@
 # It reuses the PostgreSQL server at $CALSYNC_TEST_POSTGRES_URL (default: the local one on
 # 127.0.0.1:5432, started here if it is installed but down), starts moto server from the
 # project's own virtualenv (infra/moto.sh), builds the Lambda binaries the end-to-end tests run
-# as child processes, and runs every test: unit tests, the store suite on SQLite and PostgreSQL,
-# the vault canary, the moto-backed adapters and the Lambda binaries under a Runtime API emulator.
+# as child processes, lints template.yaml with cfn-lint, and runs every test: unit tests, the
+# store suite on SQLite and PostgreSQL, the vault canary, the moto-backed adapters, the template's
+# invariants and the Lambda binaries under a Runtime API emulator.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,6 +70,10 @@ log "pycronofy at $CALSYNC_TEST_PYTHON; npm cronofy in $CALSYNC_TEST_NODE_SDK_DI
 # Headless browser (Chromium + playwright-core) for the authorization page --------------------
 eval "$(infra/browser.sh)"
 log "Chromium at $CALSYNC_TEST_CHROMIUM, browser test packages in $CALSYNC_TEST_BROWSER_DIR"
+
+# The SAM template: cfn-lint, and the virtualenv Python whose decoder the template test uses --
+eval "$(infra/cfn-lint.sh)"
+log "template.yaml passes cfn-lint"
 
 # Build and test -------------------------------------------------------------------------------
 log "building the workspace (Lambda binaries included)"

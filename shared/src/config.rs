@@ -71,8 +71,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Local state directory: SQLite file, key file, blobs.
     pub data_dir: PathBuf,
-    /// Bearer token for `/admin/v1`; admin routes answer 401 when unset.
+    /// Bearer token for `/admin/v1`; admin routes answer 401 when unset. In Lambda it is read
+    /// at start from the secret `admin_token_secret_id` names.
     pub admin_token: Option<SecretString>,
+    pub admin_token_secret_id: Option<String>,
+    /// The secret holding the providers' OAuth clients (`ProviderClients`), read at start.
+    pub provider_secret_id: Option<String>,
     /// Push notifications may go to plain `http://` URLs (local development only).
     pub allow_http_callbacks: bool,
     /// Requests each application may make.
@@ -110,6 +114,35 @@ impl ConfigError {
         Self { variable, problem: problem.into() }
     }
 }
+
+/// Every environment variable the configuration reads (a test checks this list against the code,
+/// and the template test checks the template against it).
+pub const VARIABLES: &[&str] = &[
+    "AWS_LAMBDA_RUNTIME_API",
+    "CALSYNC_ADMIN_TOKEN",
+    "CALSYNC_ADMIN_TOKEN_SECRET_ID",
+    "CALSYNC_ALLOW_HTTP_CALLBACKS",
+    "CALSYNC_BACKUP_BUCKET",
+    "CALSYNC_BACKUP_KMS_KEY_ID",
+    "CALSYNC_DATABASE_URL",
+    "CALSYNC_DATA_DIR",
+    "CALSYNC_DB_HOST",
+    "CALSYNC_DB_NAME",
+    "CALSYNC_DB_PORT",
+    "CALSYNC_DB_USER",
+    "CALSYNC_ICLOUD_CALDAV_URL",
+    "CALSYNC_JOB_SPREAD_SECONDS",
+    "CALSYNC_KEYRING_FILE",
+    "CALSYNC_KEYRING_SECRET_ID",
+    "CALSYNC_LISTEN",
+    "CALSYNC_MODE",
+    "CALSYNC_NOTIFY_QUEUE_URL",
+    "CALSYNC_PROVIDER_SECRET_ID",
+    "CALSYNC_PUBLIC_URL",
+    "CALSYNC_RATE_LIMIT_PER_MINUTE",
+    "CALSYNC_RATE_LIMIT_PER_SECOND",
+    "CALSYNC_SYNC_QUEUE_URL",
+];
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".calsync";
@@ -254,7 +287,26 @@ impl Config {
             }
         };
 
+        // In Lambda anyone who can read the function's definition can read its environment, so
+        // secrets come from Secrets Manager, named by ARN.
+        let admin_token = lookup("CALSYNC_ADMIN_TOKEN").map(SecretString::from);
+        let admin_token_secret_id = lookup("CALSYNC_ADMIN_TOKEN_SECRET_ID");
+        if mode == Mode::Lambda && admin_token.is_some() {
+            return Err(ConfigError::new(
+                "CALSYNC_ADMIN_TOKEN",
+                "must not be set in Lambda: put the token in Secrets Manager and set CALSYNC_ADMIN_TOKEN_SECRET_ID",
+            ));
+        }
+        if admin_token.is_some() && admin_token_secret_id.is_some() {
+            return Err(ConfigError::new(
+                "CALSYNC_ADMIN_TOKEN",
+                "and CALSYNC_ADMIN_TOKEN_SECRET_ID are both set; set one",
+            ));
+        }
+
         Ok(Self {
+            admin_token_secret_id,
+            provider_secret_id: lookup("CALSYNC_PROVIDER_SECRET_ID"),
             icloud_caldav_url,
             job_spread,
             mode,
@@ -265,7 +317,7 @@ impl Config {
             public_url,
             listen,
             data_dir,
-            admin_token: lookup("CALSYNC_ADMIN_TOKEN").map(SecretString::from),
+            admin_token,
             allow_http_callbacks,
             rate_limits,
         })
@@ -327,7 +379,21 @@ pub fn parse_database_url(url: &str) -> Result<DatabaseConfig, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::{BTreeSet, HashMap};
+
+    #[test]
+    fn the_variables_list_names_exactly_what_the_configuration_reads() {
+        let source = include_str!("config.rs");
+        // Variables are read with `lookup("…")`, and numbers through `number("…", default)`.
+        let read: BTreeSet<&str> = ["lookup(\"", "number(\""]
+            .iter()
+            .flat_map(|call| source.split(call).skip(1))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        let listed: BTreeSet<&str> = super::VARIABLES.iter().copied().collect();
+        assert_eq!(read, listed);
+    }
 
     use super::*;
 
@@ -383,6 +449,28 @@ mod tests {
         assert_eq!(c.public_url, "https://api.example");
         assert!(!c.allow_http_callbacks);
         assert!(matches!(c.blobs, BlobConfig::S3 { .. }));
+    }
+
+    #[test]
+    fn lambda_takes_the_admin_token_from_a_secret_and_refuses_it_in_the_environment() {
+        let lambda = [
+            ("CALSYNC_MODE", "lambda"),
+            ("CALSYNC_DB_HOST", "proxy.example"),
+            ("CALSYNC_DB_USER", "calsync"),
+            ("CALSYNC_DB_NAME", "calsync"),
+            ("CALSYNC_KEYRING_SECRET_ID", "arn:k"),
+            ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
+            ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
+            ("CALSYNC_BACKUP_BUCKET", "backups"),
+            ("CALSYNC_PUBLIC_URL", "https://api.example"),
+        ];
+        let with_secret = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN_SECRET_ID", "arn:admin")]].concat()).unwrap();
+        assert_eq!(with_secret.admin_token_secret_id.as_deref(), Some("arn:admin"));
+        assert!(with_secret.admin_token.is_none(), "read from the secret at start");
+
+        let err = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN", "hunter2")]].concat()).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_ADMIN_TOKEN");
+        assert!(err.problem.contains("CALSYNC_ADMIN_TOKEN_SECRET_ID") && !err.problem.contains("hunter2"));
     }
 
     #[test]

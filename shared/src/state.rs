@@ -15,6 +15,7 @@ use crate::{
     config::{BlobConfig, Config, DatabaseConfig, KeyringSource, QueueConfig},
     crypto::{Keyring, Vault},
     notify::CallbackClient,
+    providers::ProviderClients,
     store::Store,
 };
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Delivers push notifications to applications' callback URLs.
     pub callbacks: CallbackClient,
+    /// calsync's OAuth clients at Google and Microsoft.
+    pub providers: Arc<ProviderClients>,
 }
 
 impl AppState {
@@ -39,8 +42,10 @@ impl AppState {
     }
 
     /// As `build`, with an injected clock (tests).
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let needs_aws = matches!(config.queue, QueueConfig::Sqs { .. })
+            || config.admin_token_secret_id.is_some()
+            || config.provider_secret_id.is_some()
             || matches!(config.blobs, BlobConfig::S3 { .. })
             || matches!(config.keyring, KeyringSource::SecretsManager { .. })
             || matches!(config.database, DatabaseConfig::RdsIam { .. });
@@ -49,15 +54,32 @@ impl AppState {
         let store = Store::connect(&config.database, aws.as_ref()).await.context("connecting to the database")?;
         store.migrate().await.context("applying database migrations")?;
 
+        let secrets = aws.as_ref().map(SecretsManagerSource::new);
+        let secret = |what: &'static str, id: String| {
+            let secrets = secrets.as_ref();
+            async move {
+                let source = secrets.context("AWS configuration")?;
+                source.get(&id).await.with_context(|| format!("reading the {what} secret"))
+            }
+        };
         let keyring = match &config.keyring {
             KeyringSource::File { path } => {
                 Keyring::load_or_create_file(path).context("loading the local keyring file")?
             }
             KeyringSource::SecretsManager { secret_id } => {
-                let source = SecretsManagerSource::new(aws.as_ref().context("AWS configuration")?);
-                let raw = source.get(secret_id).await.context("reading the keyring secret")?;
+                let raw = secret("keyring", secret_id.clone()).await?;
                 Keyring::from_json(&raw).context("parsing the keyring secret")?
             }
+        };
+        if let Some(id) = config.admin_token_secret_id.clone() {
+            config.admin_token = Some(secret("admin token", id).await?);
+        }
+        let providers = match config.provider_secret_id.clone() {
+            Some(id) => {
+                let raw = secret("provider", id).await?;
+                ProviderClients::from_json(&raw).context("parsing the provider secret")?
+            }
+            None => ProviderClients::default(),
         };
 
         let queue: Arc<dyn Queue> = match &config.queue {
@@ -73,7 +95,8 @@ impl AppState {
 
         let callbacks = CallbackClient::from_config(&config).context("building the callback client")?;
         let vault = Arc::new(Vault::new(keyring));
-        Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault, callbacks })
+        let providers = Arc::new(providers);
+        Ok(Self { config: Arc::new(config), store, clock, queue, blobs, vault, callbacks, providers })
     }
 }
 

@@ -15,4 +15,5 @@ mod openapi;
 mod retention;
 mod sdk;
 mod store;
+mod template;
 mod vault;

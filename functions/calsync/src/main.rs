@@ -1,6 +1,6 @@
 //! The `calsync` command: `serve` runs the whole system in one process (API, sync and notify
 //! workers on an in-process queue, retention and backup schedules) on SQLite by default, and the
-//! operator commands (migrate, apps, retention, gdpr, backup) act on the same database.
+//! operator commands (migrate, apps, retention, gdpr, backup, keyring) act on the same database.
 //!
 //! Every flag can also be set by its environment variable, and flags win over the environment.
 
@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 mod apps;
 mod backup;
 mod gdpr;
+mod keyring;
 mod retention;
 mod serve;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Take, list and restore backups.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Create or rotate the credentials keyring for the Secrets Manager secret.
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
 }
 
 #[tokio::main]
@@ -72,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Retention(command) => retention::run(config(&cli.storage, &[])?, command).await,
         Command::Gdpr(command) => gdpr::run(config(&cli.storage, &[])?, command).await,
         Command::Backup(command) => backup::run(config(&cli.storage, &[])?, command).await,
+        Command::Keyring(command) => keyring::run(command),
     }
 }
 

@@ -3,3 +3,6 @@
 //! retrying, re-authorising and re-baselining without knowing the protocol.
 
 pub mod caldav;
+pub mod clients;
+
+pub use clients::{OAuthClient, ProviderClients};

@@ -120,13 +120,18 @@ impl Store {
                 let token = crate::adapters::rds_auth::generate_token(aws, host, *port, user)
                     .await
                     .map_err(|e| StoreError::Database(sqlx::Error::Configuration(e.into())))?;
+                // The proxy's certificate is verified against the built-in web roots (Amazon's
+                // roots among them) and its name. Without a statement cache, statements are
+                // prepared unnamed, so RDS Proxy need not pin a database connection to each
+                // client connection for them.
                 let options = PgConnectOptions::new()
                     .host(host)
                     .port(*port)
                     .username(user)
                     .database(database)
                     .password(token.expose_secret())
-                    .ssl_mode(PgSslMode::Require);
+                    .ssl_mode(PgSslMode::VerifyFull)
+                    .statement_cache_capacity(0);
                 // A Lambda environment handles one request at a time: one or two connections.
                 let store = Self::connect_postgres(options.clone(), 2).await?;
                 store.refresh_iam_tokens(aws.clone(), options, host.clone(), *port, user.clone());
@@ -155,7 +160,9 @@ impl Store {
     }
 
     /// IAM tokens live 15 minutes and are checked only when a connection opens, so a warm
-    /// pool swaps in a fresh token for its future connections every 10 minutes.
+    /// pool swaps in a fresh token for its future connections every 5 minutes: a connection
+    /// never opens with a token older than that (a missed tick after a frozen Lambda
+    /// environment thaws fires at once).
     fn refresh_iam_tokens(
         &self,
         aws: aws_config::SdkConfig,
@@ -167,7 +174,7 @@ impl Store {
         let Store::Postgres(pool) = self else { return };
         let pool = pool.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
             tick.tick().await;
             loop {
                 tick.tick().await;

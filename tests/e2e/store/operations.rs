@@ -184,3 +184,29 @@ async fn one_worker_at_a_time_holds_a_calendars_sync_lease_until_it_expires_or_i
     store.record_sync_success(cal, acc, Some("token-1"), until).await.unwrap();
     assert_eq!(store.get_sync_state(cal).await.unwrap().unwrap().cursor.as_deref(), Some("token-1"));
 }
+
+/// Deploys apply migrations as the new version's first function instances start, several at
+/// once; sqlx serialises them with an advisory lock, so racing migrations all succeed and each
+/// migration is applied exactly once.
+#[tokio::test]
+async fn migrations_racing_from_several_cold_starts_all_succeed_and_apply_once_on_postgres() {
+    let db = calsync_tests::db::TestDb::empty(calsync_tests::db::Backend::Postgres).await;
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let url = db.url.clone();
+        racers.spawn(async move {
+            let store = Store::connect_url(&url).await.expect("connect");
+            let migrated = store.migrate().await;
+            store.close().await;
+            migrated
+        });
+    }
+    while let Some(result) = racers.join_next().await {
+        result.expect("the task ran").expect("every racing migration succeeds");
+    }
+    let Store::Postgres(pool) = &db.store else { unreachable!("a PostgreSQL test database") };
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version").fetch_all(pool).await.unwrap();
+    assert_eq!(applied, (1..=db.store.schema_version()).map(|v| (v, true)).collect::<Vec<_>>());
+    db.cleanup().await;
+}
