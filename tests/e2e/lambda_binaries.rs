@@ -250,3 +250,84 @@ async fn the_api_binary_without_a_database_in_lambda_mode_exits_naming_the_varia
     // process exit and reports Runtime.ExitError with this output.
     assert_eq!(emulator.init_error(), None);
 }
+
+/// An HTTP API v2 request for `GET path` with a bearer token.
+fn admin_request(path: &str, token: &str) -> Value {
+    let mut event = fixture(HTTP_API_V2_HEALTH);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    event
+}
+
+#[tokio::test]
+async fn the_api_binary_reads_its_admin_token_and_provider_clients_from_secrets_manager_at_start() {
+    // Arrange: the secrets on moto, named by ARN in the environment as the template does.
+    let sdk = calsync_tests::moto::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let create = |name: String, value: &'static str| {
+        let secrets = secrets.clone();
+        async move {
+            let created = secrets.create_secret().name(name).secret_string(value).send().await.expect("create secret");
+            created.arn().expect("an ARN").to_owned()
+        }
+    };
+    let admin = create(calsync_tests::moto::unique_name("calsync/admin"), "token-from-secrets-manager").await;
+    let providers = create(
+        calsync_tests::moto::unique_name("calsync/providers"),
+        r#"{"google": {"client_id": "g", "client_secret": "s"}}"#,
+    )
+    .await;
+    let moto = calsync_tests::moto::moto_url();
+    let aws = [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("CALSYNC_ADMIN_TOKEN_SECRET_ID", admin.as_str()),
+        ("CALSYNC_PROVIDER_SECRET_ID", providers.as_str()),
+    ];
+    let api = Function::start_with("api", &aws).await.unwrap();
+
+    // Act
+    let allowed = api.respond(admin_request("/admin/v1/applications", "token-from-secrets-manager")).await.unwrap();
+    let refused = api.respond(admin_request("/admin/v1/applications", "a-guess")).await.unwrap();
+
+    // Assert
+    assert_eq!(allowed["statusCode"], 200, "{allowed}");
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+    assert!(!api.process.stderr().contains("token-from-secrets-manager"));
+    assert!(!api.process.stdout().contains("token-from-secrets-manager"));
+}
+
+#[tokio::test]
+async fn a_malformed_provider_secret_stops_the_function_at_start_without_quoting_it() {
+    // Arrange
+    let sdk = calsync_tests::moto::sdk_config().await;
+    let name = calsync_tests::moto::unique_name("calsync/providers");
+    let created = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"gogle": {"client_id": "g", "client_secret": "hunter2"}}"#)
+        .send()
+        .await
+        .expect("create secret");
+    let moto = calsync_tests::moto::moto_url();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("CALSYNC_PROVIDER_SECRET_ID", created.arn().unwrap()),
+    ];
+    let mut api = Function::start_with("api", &env).await.unwrap();
+
+    // Act
+    let status = api.process.wait_for_exit(Duration::from_secs(30)).await.unwrap();
+
+    // Assert: the process exits saying why, never quoting the secret.
+    assert!(!status.success(), "{status}");
+    let output = api.output();
+    assert!(output.contains("parsing the provider secret"), "{output}");
+    assert!(!output.contains("hunter2"), "{output}");
+}
