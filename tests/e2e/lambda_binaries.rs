@@ -3,7 +3,7 @@
 //!
 //! Each test uses local mode (`CALSYNC_MODE=local`: in-process queue, directory blobs, key file)
 //! with a fresh SQLite database in a temporary directory, so no AWS is needed. The binaries must
-//! be built first: `cargo build --workspace --bins`.
+//! be built first: `cargo build --workspace --bins`. The secrets tests point the AWS SDK at moto.
 
 use std::time::Duration;
 
