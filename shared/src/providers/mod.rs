@@ -4,5 +4,6 @@
 
 pub mod caldav;
 pub mod clients;
+pub mod oauth;
 
 pub use clients::{OAuthClient, ProviderClients};
