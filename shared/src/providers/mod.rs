@@ -4,6 +4,7 @@
 
 pub mod caldav;
 pub mod clients;
+pub mod google;
 pub mod oauth;
 
 pub use clients::{OAuthClient, ProviderClients};
