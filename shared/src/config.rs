@@ -86,6 +86,29 @@ pub struct Config {
     pub job_spread: std::time::Duration,
     /// Where iCloud accounts' CalDAV service is (`https://caldav.icloud.com`).
     pub icloud_caldav_url: String,
+    /// Google's endpoints (overridable for tests).
+    pub google: GoogleEndpoints,
+    /// A local install's Google OAuth client (Lambda reads it from the provider secret instead).
+    pub google_client: Option<crate::providers::OAuthClient>,
+}
+
+/// Where Google's identity platform and Calendar API are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleEndpoints {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub api_url: String,
+}
+
+impl Default for GoogleEndpoints {
+    fn default() -> Self {
+        use crate::providers::{google::client::API_URL, oauth};
+        Self {
+            authorize_url: oauth::GOOGLE_AUTHORIZE_URL.into(),
+            token_url: oauth::GOOGLE_TOKEN_URL.into(),
+            api_url: API_URL.into(),
+        }
+    }
 }
 
 /// Per-application request budgets.
@@ -130,6 +153,11 @@ pub const VARIABLES: &[&str] = &[
     "CALSYNC_DB_NAME",
     "CALSYNC_DB_PORT",
     "CALSYNC_DB_USER",
+    "CALSYNC_GOOGLE_API_URL",
+    "CALSYNC_GOOGLE_AUTHORIZE_URL",
+    "CALSYNC_GOOGLE_CLIENT_ID",
+    "CALSYNC_GOOGLE_CLIENT_SECRET",
+    "CALSYNC_GOOGLE_TOKEN_URL",
     "CALSYNC_ICLOUD_CALDAV_URL",
     "CALSYNC_JOB_SPREAD_SECONDS",
     "CALSYNC_KEYRING_FILE",
@@ -304,7 +332,49 @@ impl Config {
             ));
         }
 
+        let endpoint = |variable: &'static str, default: String| -> Result<String, ConfigError> {
+            match lookup(variable) {
+                None => Ok(default),
+                Some(url) if url.starts_with("https://") || (mode == Mode::Local && url.starts_with("http://")) => {
+                    Ok(url.trim_end_matches('/').to_owned())
+                }
+                Some(url) => Err(ConfigError::new(variable, format!("must be an https:// URL, not `{url}`"))),
+            }
+        };
+        let defaults = GoogleEndpoints::default();
+        let google = GoogleEndpoints {
+            authorize_url: endpoint("CALSYNC_GOOGLE_AUTHORIZE_URL", defaults.authorize_url)?,
+            token_url: endpoint("CALSYNC_GOOGLE_TOKEN_URL", defaults.token_url)?,
+            api_url: endpoint("CALSYNC_GOOGLE_API_URL", defaults.api_url)?,
+        };
+        let google_client = match (lookup("CALSYNC_GOOGLE_CLIENT_ID"), lookup("CALSYNC_GOOGLE_CLIENT_SECRET")) {
+            (None, None) => None,
+            (Some(_), Some(_)) if mode == Mode::Lambda => {
+                return Err(ConfigError::new(
+                    "CALSYNC_GOOGLE_CLIENT_SECRET",
+                    "must not be set in Lambda: put the client in the provider secret (CALSYNC_PROVIDER_SECRET_ID)",
+                ));
+            }
+            (Some(client_id), Some(secret)) => {
+                Some(crate::providers::OAuthClient { client_id, client_secret: SecretString::from(secret) })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_GOOGLE_CLIENT_SECRET",
+                    "is required with CALSYNC_GOOGLE_CLIENT_ID",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_GOOGLE_CLIENT_ID",
+                    "is required with CALSYNC_GOOGLE_CLIENT_SECRET",
+                ));
+            }
+        };
+
         Ok(Self {
+            google,
+            google_client,
             admin_token_secret_id,
             provider_secret_id: lookup("CALSYNC_PROVIDER_SECRET_ID"),
             icloud_caldav_url,

@@ -12,12 +12,14 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::caldav::CalDavProvider;
+use super::google::GoogleProvider;
 use super::hosted::HostedProvider;
 use super::provider::{CalendarProvider, ProviderError};
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus, ProviderName};
 use crate::jobs::{JobError, JobOutcome};
 use crate::notify;
 use crate::providers::caldav::Policy;
+use crate::providers::oauth::{IdentityPlatform, PlatformKind};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -50,7 +52,7 @@ impl From<StoreError> for Failure {
 
 /// Whether the engine has an adapter for this provider.
 pub fn handles(provider: ProviderName) -> bool {
-    matches!(provider, ProviderName::Apple | ProviderName::CalDav | ProviderName::Hosted)
+    matches!(provider, ProviderName::Apple | ProviderName::CalDav | ProviderName::Google | ProviderName::Hosted)
 }
 
 /// The adapter for a profile, with its credentials renewed when the service rotates them.
@@ -60,9 +62,6 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         let own = calendars.into_iter().filter(|c| c.profile_id == profile.id).collect();
         return Ok(Box::new(HostedProvider::new(own)));
     }
-    let Some(server_url) = profile.server_url.as_deref() else {
-        return Err(ProviderError::Permanent("the profile has no server URL".into()).into());
-    };
     let Some(sealed) = state.store.get_credentials(&profile.id).await? else {
         return Err(ProviderError::CredentialsDead.into());
     };
@@ -71,9 +70,20 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         .open(&profile.id, &sealed)
         .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
     let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
-    // Plain HTTP and servers on private addresses are reachable in the local mode only.
-    let policy = Policy::for_mode(state.config.mode);
-    let provider = CalDavProvider::new(server_url, &credentials, policy, default_tz)?;
+    let provider: Box<dyn CalendarProvider> = if profile.provider == ProviderName::Google {
+        let google = &state.config.google;
+        let platform = IdentityPlatform::at(PlatformKind::Google, &google.authorize_url, &google.token_url)
+            .map_err(|_| ProviderError::Permanent("the Google endpoints are not valid URLs".into()))?;
+        let oauth = state.providers.google.clone();
+        Box::new(GoogleProvider::new(&google.api_url, platform, oauth, credentials, default_tz, state.clock.now())?)
+    } else {
+        let Some(server_url) = profile.server_url.as_deref() else {
+            return Err(ProviderError::Permanent("the profile has no server URL".into()).into());
+        };
+        // Plain HTTP and servers on private addresses are reachable in the local mode only.
+        let policy = Policy::for_mode(state.config.mode);
+        Box::new(CalDavProvider::new(server_url, &credentials, policy, default_tz)?)
+    };
     if let Some(renewed) = provider.refresh_credentials().await? {
         let sealed = state
             .vault
@@ -81,7 +91,7 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
             .map_err(|_| ProviderError::Permanent("renewed credentials could not be sealed".into()))?;
         state.store.put_credentials(&profile.id, &profile.account_id, &sealed, state.clock.now()).await?;
     }
-    Ok(Box::new(provider))
+    Ok(provider)
 }
 
 /// How long to wait after the `failures`-th consecutive transient failure of a calendar: the

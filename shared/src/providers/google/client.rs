@@ -1,0 +1,194 @@
+//! A Google Calendar API v3 client for one account: JSON over HTTPS with the account's bearer
+//! token, every answer classified once (providers.md §2.5): 401 means the token is no longer
+//! good, 403/429 rate limits and 5xx are transient (with the service's `Retry-After` when it
+//! sent one), 410 `fullSyncRequired` kills the sync token, 409 and 412 are conflicts, 404 and
+//! 410 `deleted` mean the event is gone. Error messages carry Google's reason code, never a body.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+/// Google's API.
+pub const API_URL: &str = "https://www.googleapis.com/calendar/v3";
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Event listings are at most 2,500 items a page; anything near this is not an API answer.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoogleError {
+    #[error("the access token was refused")]
+    Unauthorized,
+    #[error("Google is throttling or unavailable ({reason})")]
+    Transient { retry_after: Option<Duration>, reason: String },
+    #[error("the sync token is no longer valid")]
+    SyncTokenInvalid,
+    #[error("the resource changed or already exists")]
+    Conflict,
+    #[error("the resource does not exist")]
+    NotFound,
+    #[error("Google refused the request ({0})")]
+    Refused(String),
+}
+
+/// A client for one account; clones share the request counter.
+#[derive(Debug, Clone)]
+pub struct GoogleClient {
+    http: reqwest::Client,
+    api: Url,
+    access_token: String,
+    requests: Arc<AtomicU64>,
+}
+
+impl GoogleClient {
+    pub fn new(api_url: &str, access_token: &str) -> Result<Self, GoogleError> {
+        let mut api = Url::parse(api_url).map_err(|_| GoogleError::Refused("the API URL is invalid".into()))?;
+        if !api.path().ends_with('/') {
+            api.set_path(&format!("{}/", api.path()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| GoogleError::Refused("the HTTP client could not be built".into()))?;
+        Ok(Self { http, api, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The URL of `segments` under the API (each segment percent-encoded: calendar ids are
+    /// email addresses) with `query`.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.api.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Sends a request; returns the JSON answer (`Null` for an empty one) and the ETag header.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Value, GoogleError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.http.request(method, url).bearer_auth(&self.access_token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(etag) = if_match {
+            request = request.header(reqwest::header::IF_MATCH, etag);
+        }
+        let mut response = request.send().await.map_err(|e| GoogleError::Transient {
+            retry_after: None,
+            reason: if e.is_timeout() { "timed out".into() } else { "could not reach Google".into() },
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(3600)));
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| GoogleError::Transient { retry_after: None, reason: "the answer was cut short".into() })?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_BODY_BYTES {
+                return Err(GoogleError::Refused("the answer is too large".into()));
+            }
+        }
+        if status.is_success() {
+            if body.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&body).map_err(|_| GoogleError::Refused("the answer is not JSON".into()));
+        }
+        Err(classify(status, retry_after, &body))
+    }
+}
+
+/// Google's error body: `{"error": {"code", "message", "errors": [{"reason", …}]}}`.
+fn reason(body: &[u8]) -> String {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let reason = parsed["error"]["errors"][0]["reason"].as_str().or_else(|| parsed["error"]["status"].as_str());
+    reason.unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(60).collect()
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> GoogleError {
+    let reason = reason(body);
+    match status.as_u16() {
+        401 => GoogleError::Unauthorized,
+        403 if matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded") => {
+            GoogleError::Transient { retry_after, reason: format!("HTTP 403 {reason}") }
+        }
+        429 | 500..=599 => GoogleError::Transient { retry_after, reason: format!("HTTP {} {reason}", status.as_u16()) },
+        410 if reason == "deleted" => GoogleError::NotFound,
+        410 => GoogleError::SyncTokenInvalid,
+        404 => GoogleError::NotFound,
+        409 | 412 => GoogleError::Conflict,
+        code => GoogleError::Refused(format!("HTTP {code} {reason}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: u16, reason: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &serde_json::json!({"error": {"code": code, "message": "m", "errors": [{"reason": reason}]}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn google_errors_are_classified_by_status_and_reason() {
+        let wait = Some(Duration::from_secs(3));
+        assert_eq!(classify(StatusCode::UNAUTHORIZED, None, &body(401, "authError")), GoogleError::Unauthorized);
+        assert_eq!(
+            classify(StatusCode::FORBIDDEN, wait, &body(403, "rateLimitExceeded")),
+            GoogleError::Transient { retry_after: wait, reason: "HTTP 403 rateLimitExceeded".into() }
+        );
+        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, None, b""), GoogleError::Transient { .. }));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, None, &body(403, "forbiddenForNonOrganizer")),
+            GoogleError::Refused(_)
+        ));
+        assert_eq!(classify(StatusCode::GONE, None, &body(410, "fullSyncRequired")), GoogleError::SyncTokenInvalid);
+        assert_eq!(classify(StatusCode::GONE, None, &body(410, "deleted")), GoogleError::NotFound);
+        assert_eq!(
+            classify(StatusCode::PRECONDITION_FAILED, None, &body(412, "conditionNotMet")),
+            GoogleError::Conflict
+        );
+        assert_eq!(classify(StatusCode::CONFLICT, None, &body(409, "duplicate")), GoogleError::Conflict);
+    }
+
+    #[test]
+    fn calendar_ids_are_percent_encoded_as_path_segments() {
+        let client = GoogleClient::new("https://www.googleapis.com/calendar/v3", "t").unwrap();
+        let url = client.url(&["calendars", "ada@gmail.example", "events"], &[("syncToken", "a+b")]);
+        assert_eq!(
+            url.as_str(),
+            "https://www.googleapis.com/calendar/v3/calendars/ada@gmail.example/events?syncToken=a%2Bb"
+        );
+    }
+}

@@ -1,0 +1,486 @@
+//! The Google Calendar adapter (providers.md §2.7): `singleEvents=false`, `showDeleted=true`,
+//! sync tokens, local expansion.
+//!
+//! A resource is a series: a single event, or a master with its exceptions. Incremental changes
+//! come from `events.list` with the stored `syncToken`, paged, and the token of the last page is
+//! the new cursor (the engine stores it with the changes, in one transaction). An exception that
+//! changed alone is read with the rest of its series (`events.list?iCalUID=`), because the
+//! engine replaces a resource whole. A cancelled event that is not an exception is a deletion; a
+//! cancelled exception removes one instance. 410 means the token is dead: the engine lists the
+//! calendar again and sweeps (never wipe and reload). Google has no calendar change marker, so a
+//! no-change sync is the one `events.list` call with the token.
+//!
+//! Resource ids are `<calendar id>/<event id>`: deleting needs the calendar, and neither part
+//! contains a `/`. Events calsync writes get their resource name, spelt in Google's base32hex
+//! alphabet, as their id: a retried insert finds its own event instead of creating a second,
+//! and since Google takes an id or an iCalUID at creation but not both, the partner event's
+//! iCalendar UID is read back from the id, so the sync recognises its own writes.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::provider::{
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+};
+use crate::crypto::Credentials;
+use crate::domain::EventTime;
+use crate::ical::{Component, parse_resource};
+use crate::providers::{
+    OAuthClient,
+    google::{
+        client::{GoogleClient, GoogleError},
+        event,
+    },
+    oauth::{IdentityPlatform, needs_refresh},
+};
+
+/// Items per page: Google's maximum, so a calendar is read in as few requests as possible.
+const PAGE: &str = "2500";
+
+/// One Google account.
+#[derive(Debug)]
+pub struct GoogleProvider {
+    client: Mutex<GoogleClient>,
+    api_url: String,
+    platform: IdentityPlatform,
+    oauth: Option<OAuthClient>,
+    credentials: Mutex<Credentials>,
+    default_tz: Tz,
+    now: DateTime<Utc>,
+    /// Every event of a calendar as the last full listing returned it, so the listing that
+    /// yields a cursor also serves the window fill that follows it.
+    listed: Mutex<BTreeMap<String, Vec<Value>>>,
+    /// Requests sent by clients replaced after a token refresh.
+    earlier_requests: Mutex<u64>,
+}
+
+impl GoogleProvider {
+    pub fn new(
+        api_url: &str,
+        platform: IdentityPlatform,
+        oauth: Option<OAuthClient>,
+        credentials: Credentials,
+        default_tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ProviderError> {
+        let Credentials::OauthTokenSet { access_token, .. } = &credentials else {
+            return Err(ProviderError::Permanent("the profile's credentials are not an OAuth token set".into()));
+        };
+        let client = GoogleClient::new(api_url, access_token).map_err(classify)?;
+        Ok(Self {
+            client: Mutex::new(client),
+            api_url: api_url.to_owned(),
+            platform,
+            oauth,
+            credentials: Mutex::new(credentials),
+            default_tz,
+            now,
+            listed: Mutex::new(BTreeMap::new()),
+            earlier_requests: Mutex::new(0),
+        })
+    }
+
+    fn client(&self) -> GoogleClient {
+        self.client.lock().map(|c| c.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Every page of a listing at `segments` with `query`; returns the items and the last page's
+    /// `nextSyncToken`.
+    async fn list_all(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<(Vec<Value>, Option<String>), ProviderError> {
+        let client = self.client();
+        let mut items = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut q: Vec<(&str, &str)> = query.to_vec();
+            if let Some(token) = page_token.as_deref() {
+                q.push(("pageToken", token));
+            }
+            let page = client.send(Method::GET, client.url(segments, &q), None, None).await.map_err(classify)?;
+            if let Some(found) = page["items"].as_array() {
+                items.extend(found.iter().cloned());
+            }
+            match page["nextPageToken"].as_str() {
+                Some(next) if !next.is_empty() => page_token = Some(next.to_owned()),
+                _ => return Ok((items, page["nextSyncToken"].as_str().map(str::to_owned))),
+            }
+        }
+    }
+
+    /// The whole calendar (cancelled exceptions included), remembered for `list_range`.
+    async fn full_listing(&self, calendar: &str) -> Result<(Vec<Value>, Option<String>), ProviderError> {
+        let query = [("showDeleted", "true"), ("singleEvents", "false"), ("maxResults", PAGE)];
+        let (items, token) = self.list_all(&["calendars", calendar, "events"], &query).await?;
+        if let Ok(mut listed) = self.listed.lock() {
+            listed.insert(calendar.to_owned(), items.clone());
+        }
+        Ok((items, token))
+    }
+
+    /// Groups events into series resources; deletions are returned apart.
+    fn resources(&self, calendar: &str, items: Vec<Value>) -> (Vec<RemoteResource>, Vec<String>, usize) {
+        let mut series: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut deleted = Vec::new();
+        for item in items {
+            let Some(id) = event::series_id(&item).map(str::to_owned) else { continue };
+            if event::is_deletion(&item) {
+                deleted.push(resource_id(calendar, &id));
+            } else {
+                series.entry(id).or_default().push(item);
+            }
+        }
+        let mut resources = Vec::new();
+        let mut skipped = 0;
+        for (id, events) in series {
+            // Only cancelled exceptions of a series whose master is gone: nothing to show.
+            if events.iter().all(|e| e["status"] == "cancelled") {
+                continue;
+            }
+            let etag = events
+                .iter()
+                .find(|e| e["recurringEventId"].is_null())
+                .and_then(|e| e["etag"].as_str())
+                .map(str::to_owned);
+            let mut events = events;
+            if let Some(uid) = partner_uid(&id) {
+                for event in &mut events {
+                    event["iCalUID"] = Value::String(uid.clone());
+                }
+            }
+            match event::read_series(&events, self.default_tz) {
+                Ok(parsed) => {
+                    resources.push(RemoteResource { remote_id: resource_id(calendar, &id), etag, series: parsed })
+                }
+                Err(error) => {
+                    skipped += 1;
+                    tracing::warn!(event_id = %id, %error, "a Google event could not be read and was skipped");
+                }
+            }
+        }
+        (resources, deleted, skipped)
+    }
+
+    /// The rest of every recurring series an incremental listing touched: the engine replaces a
+    /// resource whole, so an exception that changed alone is read with its master and siblings.
+    /// A cancelled exception may carry no iCalUID; its master then says which series it is.
+    async fn complete_series(&self, calendar: &str, items: &mut Vec<Value>) -> Result<(), ProviderError> {
+        let mut touched: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for item in items.iter().filter(|e| !event::is_deletion(e)) {
+            let recurring = !item["recurringEventId"].is_null() || item["recurrence"].is_array();
+            let Some(series) = event::series_id(item).filter(|_| recurring) else { continue };
+            let uid = touched.entry(series.to_owned()).or_default();
+            if uid.is_none() {
+                *uid = item["iCalUID"].as_str().map(str::to_owned);
+            }
+        }
+        let client = self.client();
+        for (series, uid) in touched {
+            let uid = match uid {
+                Some(uid) => uid,
+                None => {
+                    let url = client.url(&["calendars", calendar, "events", &series], &[]);
+                    match client.send(Method::GET, url, None, None).await {
+                        Ok(master) => match master["iCalUID"].as_str() {
+                            Some(uid) => uid.to_owned(),
+                            None => continue,
+                        },
+                        // The master is gone: its deletion is in the listing or the next one.
+                        Err(GoogleError::NotFound) => continue,
+                        Err(e) => return Err(classify(e)),
+                    }
+                }
+            };
+            let query = [("iCalUID", uid.as_str()), ("showDeleted", "true"), ("singleEvents", "false")];
+            let (whole, _) = self.list_all(&["calendars", calendar, "events"], &query).await?;
+            let ids: std::collections::BTreeSet<String> =
+                whole.iter().filter_map(|e| e["id"].as_str().map(str::to_owned)).collect();
+            items.retain(|e| e["id"].as_str().is_none_or(|id| !ids.contains(id)));
+            items.extend(whole);
+        }
+        Ok(())
+    }
+}
+
+fn resource_id(calendar: &str, event: &str) -> String {
+    format!("{calendar}/{event}")
+}
+
+fn split_resource_id(remote_id: &str) -> Result<(&str, &str), ProviderError> {
+    remote_id.rsplit_once('/').ok_or_else(|| ProviderError::Permanent("not a Google resource id".into()))
+}
+
+const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+
+/// The id calsync gives an event it writes: the resource name in base32hex (`0-9a-v`).
+fn event_id_for(name: &str) -> String {
+    let mut id = String::with_capacity(name.len() * 8 / 5 + 1);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in name.bytes() {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            id.push(char::from(BASE32HEX[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        id.push(char::from(BASE32HEX[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    id
+}
+
+/// The iCalendar UID of a partner event calsync wrote, read back from its event id; `None` for
+/// any other event.
+fn partner_uid(event_id: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(event_id.len() * 5 / 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in event_id.bytes() {
+        let value = BASE32HEX.iter().position(|&b| b == c)? as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(((buffer >> bits) & 0xff) as u8);
+        }
+    }
+    let name = String::from_utf8(bytes).ok()?;
+    name.strip_suffix(".ics").filter(|uid| uid.starts_with("calsync-")).map(str::to_owned)
+}
+
+fn classify(error: GoogleError) -> ProviderError {
+    match error {
+        GoogleError::Unauthorized => ProviderError::CredentialsDead,
+        GoogleError::Transient { retry_after, reason } => ProviderError::Transient { retry_after, reason },
+        GoogleError::SyncTokenInvalid => ProviderError::SyncTokenInvalid,
+        GoogleError::Conflict => ProviderError::Conflict,
+        GoogleError::NotFound => ProviderError::Permanent("the calendar or event does not exist at Google".into()),
+        GoogleError::Refused(reason) => ProviderError::Permanent(reason),
+    }
+}
+
+/// Google's `{"dateTime", "timeZone"}` or `{"date"}` for a time.
+fn google_time(time: &EventTime) -> Value {
+    match time {
+        EventTime::Date(day) => json!({ "date": day.format("%Y-%m-%d").to_string() }),
+        EventTime::Instant { at, tzid: Some(zone) } => {
+            json!({ "dateTime": at.with_timezone(zone).to_rfc3339(), "timeZone": zone.name() })
+        }
+        EventTime::Instant { at, tzid: None } => json!({ "dateTime": at.to_rfc3339(), "timeZone": "UTC" }),
+    }
+}
+
+/// The Google event for a component calsync writes.
+fn google_event(id: &str, component: &Component) -> Value {
+    let mut event = json!({
+        "id": id,
+        "start": google_time(&component.start),
+        "end": google_time(&component.end),
+        "status": if component.is_cancelled() { "cancelled" } else { "confirmed" },
+        "transparency": if component.transparency == crate::domain::Transparency::Transparent { "transparent" } else { "opaque" },
+        "visibility": if component.private { "private" } else { "default" },
+        "summary": component.summary.clone().unwrap_or_default(),
+        "description": component.description.clone().unwrap_or_default(),
+        "location": component.location.as_ref().and_then(|l| l.description.clone()).unwrap_or_default(),
+    });
+    let mut recurrence: Vec<String> = component.rrule.iter().map(|r| format!("RRULE:{r}")).collect();
+    for exdate in &component.exdates {
+        recurrence.push(match exdate {
+            EventTime::Date(day) => format!("EXDATE;VALUE=DATE:{}", day.format("%Y%m%d")),
+            EventTime::Instant { at, .. } => format!("EXDATE:{}", at.format("%Y%m%dT%H%M%SZ")),
+        });
+    }
+    if !recurrence.is_empty() {
+        event["recurrence"] = json!(recurrence);
+    }
+    event
+}
+
+#[async_trait]
+impl CalendarProvider for GoogleProvider {
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
+        let current =
+            self.credentials.lock().map(|c| c.clone()).map_err(|_| ProviderError::Permanent("lock".into()))?;
+        if !needs_refresh(&current, self.now) {
+            return Ok(None);
+        }
+        let Some(oauth) = &self.oauth else {
+            return Err(ProviderError::Permanent("no Google OAuth client is configured".into()));
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| ProviderError::Permanent("the HTTP client could not be built".into()))?;
+        let renewed = self.platform.refresh(&http, oauth, &current, self.now).await?;
+        let Credentials::OauthTokenSet { access_token, .. } = &renewed else {
+            return Err(ProviderError::Permanent("the refresh did not give a token set".into()));
+        };
+        let client = GoogleClient::new(&self.api_url, access_token).map_err(classify)?;
+        if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
+            *earlier += slot.requests_sent();
+            *slot = client;
+        }
+        if let Ok(mut stored) = self.credentials.lock() {
+            *stored = renewed.clone();
+        }
+        Ok(Some(renewed))
+    }
+
+    async fn list_calendars(&self, _known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
+        let (items, _) = self.list_all(&["users", "me", "calendarList"], &[("maxResults", "250")]).await?;
+        let calendars = items
+            .iter()
+            .filter(|c| c["deleted"] != true)
+            .filter_map(|c| {
+                Some(RemoteCalendar {
+                    remote_id: c["id"].as_str()?.to_owned(),
+                    name: c["summaryOverride"].as_str().or(c["summary"].as_str()).unwrap_or("Calendar").to_owned(),
+                    color: c["backgroundColor"].as_str().map(str::to_owned),
+                    read_only: !matches!(c["accessRole"].as_str(), Some("owner" | "writer")),
+                    is_primary: c["primary"] == true,
+                    change_marker: None,
+                })
+            })
+            .collect();
+        Ok(CalendarListing { calendars, home: None })
+    }
+
+    async fn change_marker(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    fn requests_sent(&self) -> u64 {
+        let earlier = self.earlier_requests.lock().map(|e| *e).unwrap_or(0);
+        earlier + self.client().requests_sent()
+    }
+
+    async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError> {
+        let (_, token) = self.full_listing(calendar).await?;
+        Ok(token)
+    }
+
+    async fn changes_since(&self, calendar: &str, cursor: &str) -> Result<ChangeSet, ProviderError> {
+        let query = [("syncToken", cursor), ("showDeleted", "true"), ("singleEvents", "false"), ("maxResults", PAGE)];
+        let (mut items, token) = match self.list_all(&["calendars", calendar, "events"], &query).await {
+            Ok(listing) => listing,
+            Err(ProviderError::SyncTokenInvalid) => {
+                return Ok(ChangeSet { full_resync_required: true, ..ChangeSet::default() });
+            }
+            Err(e) => return Err(e),
+        };
+        self.complete_series(calendar, &mut items).await?;
+        let (changed, deleted, skipped) = self.resources(calendar, items);
+        Ok(ChangeSet { changed, deleted, cursor: token, full_resync_required: false, skipped })
+    }
+
+    async fn list_range(
+        &self,
+        calendar: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<RangeListing, ProviderError> {
+        let cached = self.listed.lock().ok().and_then(|mut l| l.remove(calendar));
+        let items = match cached {
+            Some(items) => items,
+            None => self.full_listing(calendar).await?.0,
+        };
+        let (mut resources, _, skipped) = self.resources(calendar, items);
+        // The engine filters instances to the window; series that cannot reach it are dropped
+        // here already (a single event ending before `start` or starting after `end`).
+        resources.retain(|r| {
+            let Some(master) = &r.series.master else { return true };
+            if master.is_recurring() {
+                return true;
+            }
+            let (from, to) = (instant(&master.start), instant(&master.end));
+            !(to <= start || from >= end)
+        });
+        Ok(RangeListing { resources, skipped })
+    }
+
+    async fn write(
+        &self,
+        calendar: &str,
+        name: &str,
+        ics: &str,
+        expected_etag: Option<&str>,
+    ) -> Result<Written, ProviderError> {
+        let series = parse_resource(ics, self.default_tz)
+            .map_err(|_| ProviderError::Permanent("the event to write is not valid iCalendar".into()))?;
+        let master =
+            series.master.ok_or_else(|| ProviderError::Permanent("the event to write has no master".into()))?;
+        let id = event_id_for(name);
+        let body = google_event(&id, &master);
+        let client = self.client();
+        let answer = match expected_etag {
+            None => {
+                let url = client.url(&["calendars", calendar, "events"], &[]);
+                client.send(Method::POST, url, Some(&body), None).await
+            }
+            Some(etag) => {
+                let url = client.url(&["calendars", calendar, "events", &id], &[]);
+                client.send(Method::PUT, url, Some(&body), Some(etag)).await
+            }
+        }
+        .map_err(classify)?;
+        Ok(Written { remote_id: resource_id(calendar, &id), etag: answer["etag"].as_str().map(str::to_owned) })
+    }
+
+    async fn version_of(&self, calendar: &str, name: &str) -> Result<Option<String>, ProviderError> {
+        let client = self.client();
+        let url = client.url(&["calendars", calendar, "events", &event_id_for(name)], &[]);
+        match client.send(Method::GET, url, None, None).await {
+            Ok(found) => Ok(found["etag"].as_str().map(str::to_owned)),
+            Err(GoogleError::NotFound) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError> {
+        let (calendar, id) = split_resource_id(remote_id)?;
+        let client = self.client();
+        let url = client.url(&["calendars", calendar, "events", id], &[]);
+        match client.send(Method::DELETE, url, None, expected_etag).await {
+            Ok(_) | Err(GoogleError::NotFound) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+fn instant(time: &EventTime) -> DateTime<Utc> {
+    match time {
+        EventTime::Instant { at, .. } => *at,
+        EventTime::Date(day) => day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_event_ids_are_stable_base32hex() {
+        let id = event_id_for("3f2a.ics");
+        assert_eq!(id, event_id_for("3f2a.ics"));
+        assert!(id.chars().all(|c| c.is_ascii_digit() || ('a'..='v').contains(&c)));
+        assert_ne!(id, event_id_for("3f2b.ics"));
+        let partner = event_id_for("calsync-8739a9fe59e95bdbb6e900d47200f3fb.ics");
+        assert_eq!(partner_uid(&partner).as_deref(), Some("calsync-8739a9fe59e95bdbb6e900d47200f3fb"));
+        assert_eq!(partner_uid("standup1"), None);
+        assert_eq!(partner_uid(&id), None, "only calsync's own names");
+    }
+
+    #[test]
+    fn resource_ids_keep_the_calendar_for_deletes() {
+        let id = resource_id("ada@gmail.example", "abc123");
+        assert_eq!(split_resource_id(&id).unwrap(), ("ada@gmail.example", "abc123"));
+    }
+}
