@@ -5,6 +5,7 @@ pub mod caldav;
 pub mod api;
 pub mod db;
 pub mod fixtures;
+pub mod google;
 pub mod logs;
 pub mod oauth;
 pub mod receiver;

@@ -1,0 +1,314 @@
+//! Google Calendar profiles on the fake Google server (tests/src/google.rs), through the same
+//! jobs as CalDAV: initial sync of a series with a moved and a cancelled instance, incremental
+//! edits and deletions, one request for a calendar with no change, a dead sync token resynced
+//! without spurious changes, throttling with Retry-After, token refresh and a revoked grant, and
+//! partner events written back with our own event ids.
+
+use std::sync::Arc;
+
+use calsync_core::AppState;
+use calsync_core::crypto::Credentials;
+use calsync_core::domain::{Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::jobs::{JobOutcome, SyncJob, handle_sync_message};
+use calsync_core::providers::{OAuthClient, ProviderClients};
+use calsync_tests::api::{Authorized, TestApi};
+use calsync_tests::google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle};
+use chrono::Duration;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::{changed_since, events, row, stored_calendar};
+
+const ADA: &str = "ada@gmail.example";
+
+/// The API's state pointed at the fake Google, with calsync's OAuth client registered there.
+fn google_state(api: &TestApi, google: &FakeGoogle) -> AppState {
+    let mut config = (*api.state.config).clone();
+    config.google.authorize_url = google.authorize_url();
+    config.google.token_url = google.token_url();
+    config.google.api_url = google.api_url();
+    let client = OAuthClient { client_id: CLIENT_ID.into(), client_secret: SecretString::from(CLIENT_SECRET) };
+    AppState {
+        config: Arc::new(config),
+        providers: Arc::new(ProviderClients { google: Some(client), microsoft: None }),
+        ..api.state.clone()
+    }
+}
+
+/// An account authorized for an application, with a Google profile whose tokens expire in an hour.
+async fn google_account(api: &TestApi, google: &FakeGoogle, scopes: &str) -> (Authorized, Profile) {
+    let (app, _) = api.application("Syncer").await;
+    let who = api.authorized(&app, scopes).await;
+    let now = api.now();
+    let profile = Profile {
+        id: ProfileId::generate(),
+        account_id: who.account.id.clone(),
+        provider: ProviderName::Google,
+        provider_service: ProviderService::Google,
+        email: ADA.into(),
+        name: Some("Ada Lovelace".into()),
+        tzid: Some("Europe/London".into()),
+        status: ProfileStatus::Active,
+        server_url: None,
+        created_at: now,
+        updated_at: now,
+    };
+    api.state.store.create_profile(&profile).await.unwrap();
+    let (access, refresh) = google.issue_tokens(ADA);
+    let credentials = Credentials::OauthTokenSet {
+        access_token: access,
+        refresh_token: Some(refresh),
+        expires_at: Some(now + Duration::hours(1)),
+        scope: Some("openid email https://www.googleapis.com/auth/calendar".into()),
+    };
+    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, now).await.unwrap();
+    (who, profile)
+}
+
+async fn run(state: &AppState, job: SyncJob) -> Result<JobOutcome, String> {
+    let body = serde_json::to_string(&job).unwrap();
+    handle_sync_message(state, &body).await.map_err(|e| format!("{e:?}"))
+}
+
+fn timed(id: &str, summary: &str, start: &str, end: &str) -> Value {
+    json!({"id": id, "summary": summary, "start": {"dateTime": start, "timeZone": "UTC"}, "end": {"dateTime": end, "timeZone": "UTC"}})
+}
+
+/// A calendar with a single event, an all-day one, and a weekly series with a moved and a
+/// cancelled instance.
+fn seed(google: &FakeGoogle) {
+    google.add_calendar(ADA, ADA, "Ada", "owner", true);
+    google.add_calendar(ADA, "holidays@group.v.calendar.google.com", "Holidays", "reader", false);
+    google.put_event(ADA, timed("standup1", "Standup", "2026-05-04T09:00:00Z", "2026-05-04T09:30:00Z"));
+    google.put_event(
+        ADA,
+        json!({"id": "holiday1", "summary": "Holiday", "start": {"date": "2026-05-06"}, "end": {"date": "2026-05-07"}}),
+    );
+    let mut weekly = timed("weekly1", "Weekly review", "2026-05-05T14:00:00Z", "2026-05-05T15:00:00Z");
+    weekly["recurrence"] = json!(["RRULE:FREQ=WEEKLY;COUNT=4"]);
+    google.put_event(ADA, weekly);
+    let mut moved =
+        timed("weekly1_20260512T140000Z", "Weekly review (moved)", "2026-05-12T16:00:00Z", "2026-05-12T17:00:00Z");
+    moved["recurringEventId"] = json!("weekly1");
+    moved["iCalUID"] = json!("weekly1@google.com");
+    moved["originalStartTime"] = json!({"dateTime": "2026-05-12T14:00:00Z", "timeZone": "UTC"});
+    google.put_event(ADA, moved);
+    let mut cancelled =
+        timed("weekly1_20260519T140000Z", "Weekly review", "2026-05-19T14:00:00Z", "2026-05-19T15:00:00Z");
+    cancelled["recurringEventId"] = json!("weekly1");
+    cancelled["iCalUID"] = json!("weekly1@google.com");
+    cancelled["originalStartTime"] = json!({"dateTime": "2026-05-19T14:00:00Z", "timeZone": "UTC"});
+    google.put_event(ADA, cancelled);
+    google.delete_event(ADA, "weekly1_20260519T140000Z");
+}
+
+macro_rules! google_on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Sqlite).await;
+                    super::$name(&api).await;
+                    api.cleanup().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Postgres).await;
+                    super::$name(&api).await;
+                    api.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+
+google_on_both_backends!(
+    a_google_calendar_syncs_a_series_with_moved_and_cancelled_instances_then_edits_and_deletions,
+    a_dead_sync_token_resyncs_without_spurious_changes_and_throttling_waits_for_retry_after,
+    an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_profile,
+    a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_its_etag,
+);
+
+async fn a_google_calendar_syncs_a_series_with_moved_and_cancelled_instances_then_edits_and_deletions(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    seed(&google);
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events").await;
+
+    assert_eq!(run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, Ok(JobOutcome::Done));
+    let calendar = stored_calendar(api, &who, ADA).await;
+    assert!(calendar.is_primary && !calendar.read_only);
+    let holidays = stored_calendar(api, &who, "holidays@group.v.calendar.google.com").await;
+    assert!(holidays.read_only);
+    assert_eq!(run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(
+        events(api, &who, &calendar, "").await,
+        vec![
+            row("Standup", "2026-05-04T09:00:00Z"),
+            row("Weekly review", "2026-05-05T14:00:00Z"),
+            row("Holiday", "2026-05-06"),
+            row("Weekly review (moved)", "2026-05-12T16:00:00Z"),
+            row("Weekly review", "2026-05-26T14:00:00Z"),
+        ]
+    );
+
+    // An edit and a deletion on the phone: exactly those change.
+    let first = api.now();
+    api.clock.advance(Duration::minutes(1));
+    google.put_event(ADA, timed("standup1", "Standup (renamed)", "2026-05-04T09:00:00Z", "2026-05-04T09:30:00Z"));
+    google.delete_event(ADA, "holiday1");
+    let state = google_state(api, &google);
+    assert_eq!(run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(
+        changed_since(api, &who, &calendar, first + Duration::seconds(1)).await,
+        vec![row("Standup (renamed)", "2026-05-04T09:00:00Z"), ("Holiday".to_owned(), json!("2026-05-06"), true)]
+    );
+
+    // Nothing changed: one request, nothing written.
+    let second = api.now();
+    api.clock.advance(Duration::minutes(1));
+    let before = google.api_request_count();
+    assert_eq!(run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(google.api_request_count() - before, 1, "a no-change sync costs one request");
+    assert_eq!(changed_since(api, &who, &calendar, second + Duration::seconds(1)).await, vec![]);
+
+    // Another instance cancelled on the phone: that instance alone is tombstoned.
+    let third = api.now();
+    api.clock.advance(Duration::minutes(1));
+    let mut cancelled =
+        timed("weekly1_20260526T140000Z", "Weekly review", "2026-05-26T14:00:00Z", "2026-05-26T15:00:00Z");
+    cancelled["recurringEventId"] = json!("weekly1");
+    cancelled["iCalUID"] = json!("weekly1@google.com");
+    cancelled["originalStartTime"] = json!({"dateTime": "2026-05-26T14:00:00Z", "timeZone": "UTC"});
+    google.put_event(ADA, cancelled);
+    google.delete_event(ADA, "weekly1_20260526T140000Z");
+    assert_eq!(run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(
+        changed_since(api, &who, &calendar, third + Duration::seconds(1)).await,
+        vec![("Weekly review".to_owned(), json!("2026-05-26T14:00:00Z"), true)]
+    );
+}
+
+async fn a_dead_sync_token_resyncs_without_spurious_changes_and_throttling_waits_for_retry_after(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    seed(&google);
+    google.set_page_size(2);
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events").await;
+    run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+    let calendar = stored_calendar(api, &who, ADA).await;
+    run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+    let synced = events(api, &who, &calendar, "").await;
+    assert_eq!(synced.len(), 5, "paged listing read whole: {synced:?}");
+
+    let before = api.now();
+    api.clock.advance(Duration::minutes(1));
+    google.invalidate_sync_tokens();
+    assert_eq!(run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(changed_since(api, &who, &calendar, before + Duration::seconds(1)).await, vec![]);
+    assert_eq!(events(api, &who, &calendar, "").await, synced);
+
+    // Throttled: the job is retried later, after exactly the wait Google asked for.
+    google.throttle_next(1, 429, Some(7));
+    let outcome = run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await;
+    assert!(outcome.as_ref().is_err_and(|e| e.contains("Retryable")), "{outcome:?}");
+    let sync_state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    assert_eq!(sync_state.backoff_until, Some(api.now() + Duration::seconds(7)));
+}
+
+async fn an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_profile(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    seed(&google);
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events").await;
+    // The stored access token is about to expire and Google has already forgotten it.
+    let sealed = api.state.store.get_credentials(&profile.id).await.unwrap().unwrap();
+    let opened = api.state.vault.open(&profile.id, &sealed).unwrap();
+    let Credentials::OauthTokenSet { refresh_token, .. } = &opened else { panic!("a token set") };
+    let refresh_token = refresh_token.clone();
+    let expiring = Credentials::OauthTokenSet {
+        access_token: "ya29.stale".into(),
+        refresh_token: refresh_token.clone(),
+        expires_at: Some(api.now() + Duration::minutes(2)),
+        scope: None,
+    };
+    let sealed = api.state.vault.seal(&profile.id, &expiring).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, api.now()).await.unwrap();
+
+    assert_eq!(run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await, Ok(JobOutcome::Done));
+    let sealed = api.state.store.get_credentials(&profile.id).await.unwrap().unwrap();
+    let opened = api.state.vault.open(&profile.id, &sealed).unwrap();
+    let Credentials::OauthTokenSet { access_token, refresh_token: kept, expires_at, .. } = &opened else {
+        panic!("a token set")
+    };
+    let (access_token, kept, expires_at) = (access_token.clone(), kept.clone(), *expires_at);
+    assert_ne!(access_token, "ya29.stale");
+    assert_eq!(kept, refresh_token, "Google keeps its refresh token");
+    assert_eq!(expires_at, Some(api.now() + Duration::seconds(3599)));
+    let refreshes = google.requests().into_iter().filter(|r| r.path == "/token").count();
+    assert_eq!(refreshes, 1);
+
+    // Revoked by the user: the profile is disconnected and not retried.
+    google.revoke(refresh_token.as_deref().unwrap());
+    let revoked = Credentials::OauthTokenSet {
+        access_token: "ya29.stale".into(),
+        refresh_token,
+        expires_at: Some(api.now() - Duration::minutes(1)),
+        scope: None,
+    };
+    let sealed = api.state.vault.seal(&profile.id, &revoked).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, api.now()).await.unwrap();
+    let outcome = run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await;
+    assert!(matches!(outcome, Ok(JobOutcome::Skipped(_))), "{outcome:?}");
+    let stored = api.state.store.get_profile(&profile.id).await.unwrap().expect("the profile");
+    assert_eq!(stored.status, ProfileStatus::Disconnected);
+}
+
+async fn a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_its_etag(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    google.add_calendar(ADA, ADA, "Ada", "owner", true);
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events create_event delete_event").await;
+    run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+    let calendar = stored_calendar(api, &who, ADA).await;
+    run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+
+    let body = json!({"event_id": "p1", "summary": "Interview", "start": "2026-05-07T10:00:00Z", "end": "2026-05-07T11:00:00Z"});
+    let path = format!("/v1/calendars/{}/events", calendar.id);
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    let listed = api
+        .state
+        .store
+        .list_events_changed_since(std::slice::from_ref(&calendar.id), chrono::DateTime::UNIX_EPOCH, 10)
+        .await
+        .unwrap();
+    let partner = listed.iter().find(|e| e.event_id.as_deref() == Some("p1")).expect("the partner event").uid.clone();
+    assert_eq!(run(&state, SyncJob::PushEvent { event_uid: partner.clone() }).await, Ok(JobOutcome::Done));
+    let written: Vec<Value> = google.events(ADA).into_iter().filter(|e| e["summary"] == "Interview").collect();
+    assert_eq!(written.len(), 1);
+    let id = written[0]["id"].as_str().unwrap().to_owned();
+    assert!(id.chars().all(|c| c.is_ascii_digit() || ('a'..='v').contains(&c)), "{id}");
+    assert_eq!(written[0]["start"]["dateTime"].as_str().map(|s| s.starts_with("2026-05-07T10:00:00")), Some(true));
+
+    // The sync does not import it as a third-party event.
+    run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+    assert_eq!(
+        events(api, &who, &calendar, "&include_managed=true").await,
+        vec![row("Interview", "2026-05-07T10:00:00Z")]
+    );
+
+    // Updated: written again over the same event, conditional on its version.
+    let body = json!({"event_id": "p1", "summary": "Interview (room 2)", "start": "2026-05-07T10:00:00Z", "end": "2026-05-07T11:00:00Z"});
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    assert_eq!(run(&state, SyncJob::PushEvent { event_uid: partner }).await, Ok(JobOutcome::Done));
+    let written: Vec<Value> = google.events(ADA).into_iter().filter(|e| e["id"] == json!(id)).collect();
+    assert_eq!(written[0]["summary"], "Interview (room 2)");
+    let put = google.requests().into_iter().rev().find(|r| r.method == "PUT").expect("an update");
+    assert!(put.if_match.is_some(), "the update is conditional");
+}
