@@ -15,6 +15,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
     ("GET", "/oauth/authorize"),
     ("POST", "/oauth/authorize"),
+    ("GET", "/oauth/callback/google"),
     ("POST", "/oauth/token"),
     ("POST", "/oauth/token/revoke"),
     ("POST", "/v1/application_calendars"),

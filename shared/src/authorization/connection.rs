@@ -69,15 +69,33 @@ pub struct FieldProblem {
 /// A service connection whose fields passed validation.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Connection {
-    Icloud { email: String, password: String },
-    Exchange { email: String, password: String, username: Option<String>, server_url: Option<String> },
-    CalDav { server_url: String, username: String, password: String },
+    /// A Google account that granted access through Google's own sign-in.
+    Google {
+        email: String,
+        credentials: Credentials,
+    },
+    Icloud {
+        email: String,
+        password: String,
+    },
+    Exchange {
+        email: String,
+        password: String,
+        username: Option<String>,
+        server_url: Option<String>,
+    },
+    CalDav {
+        server_url: String,
+        username: String,
+        password: String,
+    },
     Hosted,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
+            Connection::Google { .. } => "Google",
             Connection::Icloud { .. } => "Icloud",
             Connection::Exchange { .. } => "Exchange",
             Connection::CalDav { .. } => "CalDav",
@@ -93,7 +111,8 @@ impl Drop for Connection {
             Connection::Icloud { password, .. }
             | Connection::Exchange { password, .. }
             | Connection::CalDav { password, .. } => password.zeroize(),
-            Connection::Hosted => {}
+            // Credentials wipe themselves.
+            Connection::Google { .. } | Connection::Hosted => {}
         }
     }
 }
@@ -191,10 +210,11 @@ impl Connection {
     ) -> Result<Connection, Vec<FieldProblem>> {
         let mut problems = Vec::new();
         let connection = match service {
+            // These sign in on the provider's own pages, never with fields on ours.
             Service::Google | Service::Microsoft => {
                 return Err(vec![FieldProblem {
                     field: "service",
-                    message: "This provider is not configured on this calsync installation.",
+                    message: "This provider signs in on its own page; choose it again to continue there.",
                 }]);
             }
             Service::Hosted => Connection::Hosted,
@@ -231,6 +251,12 @@ impl Connection {
     /// accounts live at `icloud_url`.
     pub(super) fn profile_fields(&self, icloud_url: &str) -> (ProviderName, ProviderService, String, Option<String>) {
         match self {
+            Connection::Google { email, .. } => {
+                // Consumer accounts are `google`; Google Workspace (a company's own domain) is `gsuite`.
+                let consumer = email.ends_with("@gmail.com") || email.ends_with("@googlemail.com");
+                let service = if consumer { ProviderService::Google } else { ProviderService::Gsuite };
+                (ProviderName::Google, service, email.clone(), None)
+            }
             Connection::Icloud { email, .. } => {
                 (ProviderName::Apple, ProviderService::Icloud, email.clone(), Some(icloud_url.to_owned()))
             }
@@ -246,7 +272,9 @@ impl Connection {
 
     pub(super) fn account_email(&self) -> Option<String> {
         match self {
-            Connection::Icloud { email, .. } | Connection::Exchange { email, .. } => Some(email.clone()),
+            Connection::Google { email, .. }
+            | Connection::Icloud { email, .. }
+            | Connection::Exchange { email, .. } => Some(email.clone()),
             Connection::CalDav { username, .. } if valid_email(username) => Some(username.clone()),
             Connection::CalDav { .. } | Connection::Hosted => None,
         }
@@ -254,6 +282,7 @@ impl Connection {
 
     pub(crate) fn credentials(&self) -> Option<Credentials> {
         match self {
+            Connection::Google { credentials, .. } => Some(credentials.clone()),
             Connection::Icloud { email, password } => {
                 Some(Credentials::AppSpecificPassword { email: email.clone(), password: password.clone() })
             }
@@ -315,9 +344,14 @@ mod tests {
     }
 
     #[test]
-    fn unconfigured_providers_are_refused() {
-        assert!(Connection::validate(Service::Google, &form(""), false).is_err());
-        assert!(!Service::Microsoft.is_configured());
-        assert!(Service::Hosted.is_configured());
+    fn google_and_microsoft_are_offered_only_with_a_registered_client() {
+        use crate::providers::{OAuthClient, ProviderClients};
+        assert!(Connection::validate(Service::Google, &form(""), false).is_err(), "Google signs in on its own pages");
+        let none = ProviderClients::default();
+        assert!(!Service::Google.is_configured(&none) && !Service::Microsoft.is_configured(&none));
+        assert!(Service::Hosted.is_configured(&none));
+        let client = OAuthClient { client_id: "c".into(), client_secret: secrecy::SecretString::from("s") };
+        let google = ProviderClients { google: Some(client), microsoft: None };
+        assert!(Service::Google.is_configured(&google));
     }
 }

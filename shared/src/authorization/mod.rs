@@ -17,6 +17,7 @@ mod application_calendars;
 mod connect;
 mod connection;
 mod exchange;
+pub mod google;
 mod records;
 mod redirect;
 mod request;

@@ -55,9 +55,13 @@ impl Service {
         }
     }
 
-    /// Google and Microsoft sign in through their own OAuth, which needs client credentials
-    /// this installation does not have yet.
-    pub fn is_configured(self) -> bool {
-        !matches!(self, Service::Google | Service::Microsoft)
+    /// Google and Microsoft sign in through their own OAuth, which needs calsync's client at that
+    /// provider; Microsoft's adapter is not built yet.
+    pub fn is_configured(self, providers: &crate::providers::ProviderClients) -> bool {
+        match self {
+            Service::Google => providers.google.is_some(),
+            Service::Microsoft => false,
+            _ => true,
+        }
     }
 }

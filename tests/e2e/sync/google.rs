@@ -312,3 +312,118 @@ async fn a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_i
     let put = google.requests().into_iter().rev().find(|r| r.method == "PUT").expect("an update");
     assert!(put.if_match.is_some(), "the update is conditional");
 }
+
+mod connect {
+    //! A Google account connected through the authorization page: calsync's page sends the
+    //! browser to Google's sign-in, Google sends it back with a code, and the application gets
+    //! its own code, for an account whose Google profile syncs.
+
+    use calsync_tests::oauth::{REDIRECT, authorize_uri, exchange, form, query_of, request_id, send_to};
+    use http::Method;
+
+    use super::*;
+
+    async fn connects_through_googles_sign_in(api: &TestApi) {
+        let google = FakeGoogle::start().await;
+        let email = "grace@gmail.com";
+        google.sign_in_as(email);
+        google.add_calendar(email, email, "Grace", "owner", true);
+        let state = google_state(api, &google);
+        let (app, secret) = api.application("Planner").await;
+        let pairs = [
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read_events"),
+            ("state", "app-state-1"),
+        ];
+        let page = send_to(&state, Method::GET, &authorize_uri(&pairs), None, String::new()).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let request = request_id(&page.body);
+
+        // The page sends the browser to Google with calsync's client and the pending request.
+        let chosen = form(&[("request", request.as_str()), ("service", "google")]);
+        let to_google =
+            send_to(&state, Method::POST, "/oauth/authorize", Some("application/x-www-form-urlencoded"), chosen).await;
+        assert_eq!(to_google.status, 302, "{}", to_google.body);
+        let location = to_google.header("location").expect("a Location").to_owned();
+        assert!(location.starts_with(&google.authorize_url()), "{location}");
+        let asked: std::collections::BTreeMap<String, String> = query_of(&location).into_iter().collect();
+        assert_eq!(asked["client_id"], CLIENT_ID);
+        assert_eq!(asked["redirect_uri"], "http://calsync.test/oauth/callback/google");
+        assert_eq!(asked["state"], request);
+        assert_eq!(asked["access_type"], "offline");
+
+        // Google signs the user in and sends the browser back with a code.
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let back = http.get(&location).send().await.unwrap();
+        assert_eq!(back.status(), 302);
+        let callback = back.headers()["location"].to_str().unwrap().to_owned();
+        let path = callback.strip_prefix("http://calsync.test").expect("back to calsync").to_owned();
+        let to_app = send_to(&state, Method::GET, &path, None, String::new()).await;
+        assert_eq!(to_app.status, 302, "{}", to_app.body);
+        let returned: std::collections::BTreeMap<String, String> =
+            query_of(to_app.header("location").unwrap()).into_iter().collect();
+        assert_eq!(returned["state"], "app-state-1");
+
+        // The application's code buys tokens for an account with a Google profile.
+        let (status, tokens) = exchange(api, &app, &secret, &returned["code"]).await;
+        assert_eq!(status, 200, "{tokens}");
+        assert_eq!(tokens["linking_profile"]["provider_name"], "google");
+        assert_eq!(tokens["linking_profile"]["profile_name"], email);
+        let profile_id = tokens["linking_profile"]["profile_id"].as_str().unwrap().to_owned();
+        let profile = api
+            .state
+            .store
+            .get_profile(&calsync_core::domain::ProfileId::parse(&profile_id).unwrap())
+            .await
+            .unwrap()
+            .expect("the profile");
+        assert_eq!((profile.provider, profile.provider_service), (ProviderName::Google, ProviderService::Google));
+        let sealed = api.state.store.get_credentials(&profile.id).await.unwrap().expect("sealed credentials");
+        let opened = api.state.vault.open(&profile.id, &sealed).unwrap();
+        assert!(matches!(&opened, Credentials::OauthTokenSet { refresh_token: Some(_), .. }));
+
+        // And it syncs.
+        assert_eq!(
+            run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await,
+            Ok(JobOutcome::Done)
+        );
+        let calendars = api.state.store.list_calendars(&profile.account_id).await.unwrap();
+        assert_eq!(calendars.iter().map(|c| c.provider_calendar_id.as_str()).collect::<Vec<_>>(), [email]);
+    }
+
+    async fn a_declined_google_sign_in_shows_the_page_again(api: &TestApi) {
+        let google = FakeGoogle::start().await;
+        let state = google_state(api, &google);
+        let (app, _) = api.application("Planner").await;
+        let pairs = [
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read_events"),
+        ];
+        let page = send_to(&state, Method::GET, &authorize_uri(&pairs), None, String::new()).await;
+        let request = request_id(&page.body);
+
+        let path = format!("/oauth/callback/google?error=access_denied&state={request}");
+        let again = send_to(&state, Method::GET, &path, None, String::new()).await;
+        assert_eq!(again.status, 200);
+        assert!(again.body.contains("Google sign-in was cancelled"), "{}", again.body);
+        let unknown =
+            send_to(&state, Method::GET, "/oauth/callback/google?code=x&state=nope", None, String::new()).await;
+        assert_eq!(unknown.status, 400);
+        // Without calsync's client at Google, Google is not offered at all.
+        let bare = send_to(
+            &api.state,
+            Method::POST,
+            "/oauth/authorize",
+            Some("application/x-www-form-urlencoded"),
+            form(&[("request", request.as_str()), ("service", "google")]),
+        )
+        .await;
+        assert!(bare.body.contains("not configured"), "{}", bare.body);
+    }
+
+    google_on_both_backends!(connects_through_googles_sign_in, a_declined_google_sign_in_shows_the_page_again);
+}

@@ -58,9 +58,16 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     let Some(service) = form.service.as_deref().and_then(Service::parse) else {
         return Choices { notice: Some("Choose a calendar service."), ..choices }.render(StatusCode::BAD_REQUEST);
     };
-    if !service.is_configured() {
+    if !service.is_configured(&state.providers) {
         let notice = "This provider is not configured on this calsync installation. Choose another calendar service.";
         return Choices { focus: Some(service), notice: Some(notice), ..choices }.render(StatusCode::OK);
+    }
+    // Google signs in on its own page and comes back to the callback.
+    if service == Service::Google {
+        return match authorization::google::sign_in_url(&state, request_id) {
+            Ok(url) => page::redirect(&url),
+            Err(e) => page::internal_error(e.into()),
+        };
     }
     let connection = match Connection::validate(service, &form, state.config.allow_http_callbacks) {
         Ok(connection) => connection,

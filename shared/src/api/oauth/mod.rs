@@ -18,6 +18,7 @@ mod application_calendars;
 mod authorize_get;
 mod authorize_post;
 mod body;
+mod callback_google;
 mod page;
 mod revoke;
 mod token;
@@ -25,6 +26,7 @@ mod token;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize_get::get).post(authorize_post::post))
+        .route(crate::authorization::google::CALLBACK_PATH, get(callback_google::get))
         .route("/oauth/token", post(token::post))
         .route("/oauth/token/revoke", post(revoke::post))
         .route("/v1/application_calendars", post(application_calendars::post))

@@ -1,0 +1,68 @@
+//! `GET /oauth/callback/google`: where Google sends the end-user back after its sign-in, with
+//! `code` and `state` (the pending request's id), or with `error` when they declined. On success
+//! the pending request is completed and the end-user goes on to the application with a code; a
+//! declined or failed sign-in shows the page again so they can choose differently.
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde::Deserialize;
+
+use super::page::{self, Choices};
+use crate::{
+    authorization::{self, Service, google::GoogleSignInError},
+    state::AppState,
+};
+
+const EXPIRED: &str = "This authorization request has expired or was already completed. Please start again from the \
+                       application.";
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Callback>) -> Response {
+    let Some(request_id) = callback.state.as_deref() else {
+        return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED);
+    };
+    let now = state.clock.now();
+    let (request, application) = match authorization::load(&state.store, request_id, now).await {
+        Err(e) => return page::internal_error(e.into()),
+        Ok(None) => return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Ok(Some(found)) => found,
+    };
+    let choices = Choices {
+        application: &application.name,
+        scopes: &request.scopes,
+        request_id,
+        redirect_uri: &request.redirect_uri,
+        focus: Some(Service::Google),
+        notice: None,
+        problems: &[],
+        typed: None,
+    };
+    let code = match (callback.code.as_deref(), callback.error.as_deref()) {
+        (Some(code), None) => code,
+        _ => {
+            let notice = "Google sign-in was cancelled. Choose Google again, or another calendar service.";
+            return Choices { notice: Some(notice), ..choices }.render(StatusCode::OK);
+        }
+    };
+    let connection = match authorization::google::connection(&state, code).await {
+        Ok(connection) => connection,
+        Err(e @ (GoogleSignInError::Refused | GoogleSignInError::Unavailable | GoogleSignInError::NotConfigured)) => {
+            let notice = e.to_string();
+            return Choices { notice: Some(&notice), ..choices }.render(StatusCode::BAD_GATEWAY);
+        }
+    };
+    match authorization::complete(&state, request_id, &request, &connection).await {
+        Ok(Some(url)) => page::redirect(&url),
+        Ok(None) => page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Err(e) => page::internal_error(e),
+    }
+}
