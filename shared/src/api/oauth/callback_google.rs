@@ -46,12 +46,9 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
         problems: &[],
         typed: None,
     };
-    let code = match (callback.code.as_deref(), callback.error.as_deref()) {
-        (Some(code), None) => code,
-        _ => {
-            let notice = "Google sign-in was cancelled. Choose Google again, or another calendar service.";
-            return Choices { notice: Some(notice), ..choices }.render(StatusCode::OK);
-        }
+    let (Some(code), None) = (callback.code.as_deref(), callback.error.as_deref()) else {
+        let notice = "Google sign-in was cancelled. Choose Google again, or another calendar service.";
+        return Choices { notice: Some(notice), ..choices }.render(StatusCode::OK);
     };
     let connection = match authorization::google::connection(&state, code).await {
         Ok(connection) => connection,
