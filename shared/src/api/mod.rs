@@ -25,6 +25,7 @@ mod identity;
 mod oauth;
 mod openapi;
 pub mod pages;
+mod push;
 pub mod rate_limit;
 mod reads;
 mod request_log;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reads::router())
         .merge(writes::router())
         .merge(channels::router())
+        .merge(push::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), request_log::record))
         .layer(middleware::from_fn(error::log_errors))

@@ -262,6 +262,20 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "provider_watches",
+        key: &["channel_id"],
+        columns: &[
+            col("channel_id", Text),
+            col("calendar_id", Text),
+            col("account_id", Text),
+            col("resource_id", Text),
+            col("token_hash", Text),
+            col("expires_at", Timestamp),
+            col("created_at", Timestamp),
+            col("last_notified_at", Timestamp),
+        ],
+    },
+    Table {
         name: "channels",
         key: &["id"],
         columns: &[

@@ -23,6 +23,7 @@ pub const CATALOGUE: &[(&str, Holds)] = &[
     ("channels", Holds::AccountData("account_id")),
     ("events", Holds::AccountData("account_id")),
     ("sync_states", Holds::AccountData("account_id")),
+    ("provider_watches", Holds::AccountData("account_id")),
     ("application_calendars", Holds::AccountData("account_id")),
     ("oauth_codes", Holds::AccountData("account_id")),
     ("credentials", Holds::AccountData("account_id")),

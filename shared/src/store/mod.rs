@@ -30,6 +30,7 @@ mod job_runs;
 mod notifications;
 mod oauth;
 mod profiles;
+mod provider_watches;
 mod rate_limits;
 mod reads;
 mod request_logs;
@@ -45,6 +46,7 @@ pub use events::{EventUpsert, UpsertOutcome};
 pub use gdpr::{ErasureEntry, GdprRequest};
 pub use job_runs::JobClaim;
 pub use notifications::{AttemptRecord, Notification};
+pub use provider_watches::ProviderWatch;
 pub use request_logs::RequestLog;
 pub use sync::{Committed, PartnerCopy, RecordedPush, SyncCommit};
 

@@ -270,6 +270,8 @@ async fn run(
             tracing::error!(error.message = %e, error.cause_chain = ?e, "initial sync notifications could not be queued");
         }
     }
+    // Push for the next change, where the service has it.
+    super::watch::ensure(state, provider, calendar).await;
     Ok(SyncReport { changed: committed.changed, deleted: committed.deleted, skipped, ..report })
 }
 

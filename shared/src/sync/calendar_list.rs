@@ -91,7 +91,9 @@ pub async fn sync_calendar_list_reporting(
             Some(c) if *c == wanted => c.clone(),
             _ => state.store.upsert_calendar(&Calendar { updated_at: now, ..wanted }).await?,
         };
-        if up_to_date(state, &stored.id, calendar.change_marker.as_deref()).await? {
+        if up_to_date(state, &stored.id, calendar.change_marker.as_deref()).await?
+            || super::watch::left_to_push(state, &stored).await?
+        {
             continue;
         }
         let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: stored.id })

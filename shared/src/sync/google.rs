@@ -26,7 +26,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::provider::{
-    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
+    Written,
 };
 use crate::crypto::Credentials;
 use crate::domain::EventTime;
@@ -42,6 +43,8 @@ use crate::providers::{
 
 /// Items per page: Google's maximum, so a calendar is read in as few requests as possible.
 const PAGE: &str = "2500";
+/// The channel lifetime asked for; Google grants up to about a week.
+const WATCH_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// One Google account.
 #[derive(Debug)]
@@ -440,6 +443,41 @@ impl CalendarProvider for GoogleProvider {
         match client.send(Method::GET, url, None, None).await {
             Ok(found) => Ok(found["etag"].as_str().map(str::to_owned)),
             Err(GoogleError::NotFound) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn watch(
+        &self,
+        calendar: &str,
+        address: &str,
+        channel_id: &str,
+        token: &str,
+    ) -> Result<Option<Watch>, ProviderError> {
+        let client = self.client();
+        let url = client.url(&["calendars", calendar, "events", "watch"], &[]);
+        // Google caps the lifetime itself (about a week); what it grants is read back.
+        let body = json!({"id": channel_id, "type": "web_hook", "address": address, "token": token,
+                          "params": {"ttl": WATCH_TTL_SECONDS.to_string()}});
+        let answer = client.send(Method::POST, url, Some(&body), None).await.map_err(classify)?;
+        let resource_id = answer["resourceId"]
+            .as_str()
+            .ok_or_else(|| ProviderError::Permanent("a watch without a resourceId".into()))?;
+        let expiration = answer["expiration"]
+            .as_str()
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .or_else(|| answer["expiration"].as_i64())
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .ok_or_else(|| ProviderError::Permanent("a watch without an expiration".into()))?;
+        Ok(Some(Watch { resource_id: resource_id.to_owned(), expires_at: expiration }))
+    }
+
+    async fn unwatch(&self, channel_id: &str, resource_id: &str) -> Result<(), ProviderError> {
+        let client = self.client();
+        let url = client.url(&["channels", "stop"], &[]);
+        let body = json!({"id": channel_id, "resourceId": resource_id});
+        match client.send(Method::POST, url, Some(&body), None).await {
+            Ok(_) | Err(GoogleError::NotFound) => Ok(()),
             Err(e) => Err(classify(e)),
         }
     }

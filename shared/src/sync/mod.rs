@@ -20,6 +20,7 @@ mod plan;
 pub mod provider;
 pub mod push;
 pub mod schedule;
+pub mod watch;
 pub mod window;
 
 pub use calendar::{
@@ -28,7 +29,8 @@ pub use calendar::{
 pub use calendar_list::{CalendarListReport, sync_calendar_list, sync_calendar_list_reporting};
 pub use connect::{handles, retry_delay};
 pub use provider::{
-    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+    CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
+    Written,
 };
 pub use push::{partner_ical_uid, push_event};
 pub use schedule::{advance_windows, poll_profiles};

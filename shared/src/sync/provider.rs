@@ -73,6 +73,14 @@ pub struct Written {
     pub etag: Option<String>,
 }
 
+/// A push channel the service opened for a calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// The service's id for the watched resource (needed to stop the channel).
+    pub resource_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Why a provider call failed, classified for the engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -145,4 +153,22 @@ pub trait CalendarProvider: Send + Sync {
     /// Deletes a resource, only if it still has `expected_etag` when one is given. A resource
     /// that is already gone counts as deleted.
     async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError>;
+
+    /// Asks the service to call `address` when the calendar changes, naming the channel
+    /// `channel_id` and echoing `token`; `None` when the service has no push (CalDAV), which
+    /// leaves the calendar to the periodic poll.
+    async fn watch(
+        &self,
+        _calendar: &str,
+        _address: &str,
+        _channel_id: &str,
+        _token: &str,
+    ) -> Result<Option<Watch>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Stops a channel `watch` opened; one the service no longer knows counts as stopped.
+    async fn unwatch(&self, _channel_id: &str, _resource_id: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }

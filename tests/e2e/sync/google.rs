@@ -427,3 +427,98 @@ mod connect {
 
     google_on_both_backends!(connects_through_googles_sign_in, a_declined_google_sign_in_shows_the_page_again);
 }
+
+mod push {
+    //! Google push: a channel per synced calendar, notifications that queue a sync (with the
+    //! channel's token only), renewal before expiry, and the hourly safety poll.
+
+    use calsync_core::adapters::QueueName;
+    use http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Every sync job waiting on the in-process queue, taken off it.
+    async fn queued(state: &AppState) -> Vec<SyncJob> {
+        let mut jobs = Vec::new();
+        loop {
+            let batch = state.queue.receive(QueueName::Sync, 10, std::time::Duration::ZERO).await.unwrap();
+            if batch.is_empty() {
+                return jobs;
+            }
+            for message in batch {
+                jobs.push(serde_json::from_str(&message.body).unwrap());
+                state.queue.delete(QueueName::Sync, &message.receipt).await.unwrap();
+            }
+        }
+    }
+
+    async fn notify(state: &AppState, channel: &str, token: &str, resource_state: &str) -> u16 {
+        let request = Request::post("/push/google")
+            .header("x-goog-channel-id", channel)
+            .header("x-goog-channel-token", token)
+            .header("x-goog-resource-state", resource_state)
+            .header("x-goog-message-number", "2")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        calsync_core::api::app(state.clone()).oneshot(request).await.unwrap().status().as_u16()
+    }
+
+    async fn google_push_queues_a_sync_renews_its_channel_and_the_poll_still_checks_hourly(api: &TestApi) {
+        let google = FakeGoogle::start().await;
+        seed(&google);
+        let state = google_state(api, &google);
+        let (who, profile) = google_account(api, &google, "read_events").await;
+        run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+        let calendar = stored_calendar(api, &who, ADA).await;
+        run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+        queued(&state).await;
+
+        // One channel, at calsync's push address, with a token.
+        let channels = google.channels();
+        assert_eq!(channels.len(), 1, "{channels:?}");
+        let channel = channels[0].clone();
+        assert_eq!((channel.calendar_id.as_str(), channel.address.as_str()), (ADA, "http://calsync.test/push/google"));
+        let token = channel.token.clone().expect("a token");
+
+        // The channel's first message does nothing; a change queues a sync; a wrong token is refused.
+        assert_eq!(notify(&state, &channel.id, &token, "sync").await, 200);
+        assert_eq!(queued(&state).await, vec![]);
+        assert_eq!(notify(&state, &channel.id, &token, "exists").await, 200);
+        assert_eq!(queued(&state).await, vec![SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }]);
+        assert_eq!(notify(&state, &channel.id, "guessed", "exists").await, 401);
+        assert_eq!(notify(&state, "unknown-channel", &token, "exists").await, 200);
+        assert_eq!(queued(&state).await, vec![]);
+
+        // The poll leaves a calendar with push alone for an hour, then syncs it anyway.
+        run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+        let jobs = queued(&state).await;
+        assert!(!jobs.contains(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }), "{jobs:?}");
+        api.clock.advance(Duration::minutes(61));
+        let state = google_state(api, &google);
+        run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+        assert!(queued(&state).await.contains(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }));
+
+        // Less than a day of life left: the next sync opens a new channel and stops the old one.
+        let expires = chrono::DateTime::from_timestamp_millis(channel.expiration_ms).unwrap();
+        api.clock.set(expires - Duration::hours(12));
+        let state = google_state(api, &google);
+        let fresh = google.issue_tokens(ADA);
+        let credentials = Credentials::OauthTokenSet {
+            access_token: fresh.0,
+            refresh_token: Some(fresh.1),
+            expires_at: Some(api.now() + Duration::hours(1)),
+            scope: None,
+        };
+        let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
+        api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, api.now()).await.unwrap();
+        run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+        let channels = google.channels();
+        assert_eq!(channels.len(), 1, "the old channel was stopped: {channels:?}");
+        assert_ne!(channels[0].id, channel.id);
+        assert_eq!(notify(&state, &channel.id, &token, "exists").await, 200, "the old channel is forgotten");
+        assert_eq!(queued(&state).await, vec![]);
+    }
+
+    google_on_both_backends!(google_push_queues_a_sync_renews_its_channel_and_the_poll_still_checks_hourly);
+}
