@@ -454,8 +454,9 @@ mod tests {
     #[test]
     fn the_variables_list_names_exactly_what_the_configuration_reads() {
         let source = include_str!("config.rs");
-        // Variables are read with `lookup("…")`, and numbers through `number("…", default)`.
-        let read: BTreeSet<&str> = ["lookup(\"", "number(\""]
+        // Variables are read with `lookup("…")`, numbers through `number("…", default)` and URLs
+        // through `endpoint("…", default)`.
+        let read: BTreeSet<&str> = ["lookup(\"", "number(\"", "endpoint(\""]
             .iter()
             .flat_map(|call| source.split(call).skip(1))
             .filter_map(|rest| rest.split('"').next())
