@@ -103,30 +103,7 @@ fn seed(google: &FakeGoogle) {
     google.delete_event(ADA, "weekly1_20260519T140000Z");
 }
 
-macro_rules! google_on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Sqlite).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Postgres).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
+use crate::api::api_on_both_backends as google_on_both_backends;
 
 google_on_both_backends!(
     a_google_calendar_syncs_a_series_with_moved_and_cancelled_instances_then_edits_and_deletions,

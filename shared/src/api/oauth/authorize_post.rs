@@ -16,8 +16,6 @@ use crate::{
     state::AppState,
 };
 
-const EXPIRED: &str = "This authorization request has expired or was already completed. Please start again from the \
-                       application.";
 const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
 
 pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
@@ -34,15 +32,11 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     let form = ConnectionForm::parse(&bytes);
 
     // Load the pending request it belongs to.
-    let Some(request_id) = form.request.as_deref() else {
-        return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED);
+    let (request_id, request, application) = match page::pending(&state, form.request.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let now = state.clock.now();
-    let (request, application) = match authorization::load(&state.store, request_id, now).await {
-        Err(e) => return page::internal_error(e.into()),
-        Ok(None) => return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
-        Ok(Some(found)) => found,
-    };
+    let request_id = request_id.as_str();
     let choices = Choices {
         application: &application.name,
         scopes: &request.scopes,
@@ -84,7 +78,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     // Complete the request and return to the application with a code.
     match authorization::complete(&state, request_id, &request, &connection).await {
         Ok(Some(url)) => page::redirect(&url),
-        Ok(None) => page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Ok(None) => page::expired(),
         Err(e) => page::internal_error(e),
     }
 }

@@ -16,9 +16,6 @@ use crate::{
     state::AppState,
 };
 
-const EXPIRED: &str = "This authorization request has expired or was already completed. Please start again from the \
-                       application.";
-
 #[derive(Debug, Deserialize)]
 pub(super) struct Callback {
     code: Option<String>,
@@ -27,15 +24,11 @@ pub(super) struct Callback {
 }
 
 pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Callback>) -> Response {
-    let Some(request_id) = callback.state.as_deref() else {
-        return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED);
+    let (request_id, request, application) = match page::pending(&state, callback.state.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let now = state.clock.now();
-    let (request, application) = match authorization::load(&state.store, request_id, now).await {
-        Err(e) => return page::internal_error(e.into()),
-        Ok(None) => return page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
-        Ok(Some(found)) => found,
-    };
+    let request_id = request_id.as_str();
     let choices = Choices {
         application: &application.name,
         scopes: &request.scopes,
@@ -59,7 +52,7 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
     };
     match authorization::complete(&state, request_id, &request, &connection).await {
         Ok(Some(url)) => page::redirect(&url),
-        Ok(None) => page::message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED),
+        Ok(None) => page::expired(),
         Err(e) => page::internal_error(e),
     }
 }

@@ -15,9 +15,30 @@ use axum::{
 
 use crate::{
     api::error::LoggedError,
-    authorization::{ConnectionForm, FieldProblem, Service},
-    domain::{Scope, Scopes},
+    authorization::{AuthorizeRequest, ConnectionForm, FieldProblem, Service},
+    domain::{Application, Scope, Scopes},
 };
+
+const EXPIRED: &str = "This authorization request has expired or was already completed. Please start again from the \
+                       application.";
+
+/// The page for a pending request that is gone (expired, completed, or never existed).
+pub(super) fn expired() -> Response {
+    message(StatusCode::BAD_REQUEST, "This page has expired", EXPIRED)
+}
+
+/// The pending request `request_id` names and its application, or the page to answer with.
+pub(super) async fn pending(
+    state: &crate::state::AppState,
+    request_id: Option<&str>,
+) -> Result<(String, AuthorizeRequest, Application), Response> {
+    let Some(request_id) = request_id else { return Err(expired()) };
+    match crate::authorization::load(&state.store, request_id, state.clock.now()).await {
+        Err(e) => Err(internal_error(e.into())),
+        Ok(None) => Err(expired()),
+        Ok(Some((request, application))) => Ok((request_id.to_owned(), request, application)),
+    }
+}
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub(super) fn html_escape(text: &str) -> String {
