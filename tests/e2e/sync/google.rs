@@ -197,6 +197,18 @@ async fn a_dead_sync_token_resyncs_without_spurious_changes_and_throttling_waits
     assert!(outcome.as_ref().is_err_and(|e| e.contains("Retryable")), "{outcome:?}");
     let sync_state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
     assert_eq!(sync_state.backoff_until, Some(api.now() + Duration::seconds(7)));
+
+    // A per-user quota answer (403 rateLimitExceeded) without Retry-After backs off with jitter.
+    api.clock.advance(Duration::seconds(8));
+    google.throttle_next(1, 403, None);
+    let outcome = run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await;
+    assert!(outcome.as_ref().is_err_and(|e| e.contains("rateLimitExceeded")), "{outcome:?}");
+    let sync_state = api.state.store.get_sync_state(&calendar.id).await.unwrap().expect("a sync state");
+    let wait = sync_state.backoff_until.expect("a backoff") - api.now();
+    assert!(
+        wait > Duration::seconds(60) && wait < Duration::seconds(300),
+        "the second failure waits ~2 minutes: {wait}"
+    );
 }
 
 async fn an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_profile(api: &TestApi) {
@@ -231,7 +243,13 @@ async fn an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_prof
     let refreshes = google.requests().into_iter().filter(|r| r.path == "/token").count();
     assert_eq!(refreshes, 1);
 
-    // Revoked by the user: the profile is disconnected and not retried.
+    // Revoked by the user: the profile is disconnected, the application told, nothing retried.
+    let receiver = calsync_tests::receiver::Receiver::start(&[]).await;
+    let (status, channel) =
+        api.post("/v1/channels", Some(&who.access_token), json!({"callback_url": receiver.url})).await;
+    assert_eq!(status, 200, "{channel}");
+    let channel_id =
+        calsync_core::domain::ChannelId::parse(channel["channel"]["channel_id"].as_str().unwrap()).unwrap();
     google.revoke(refresh_token.as_deref().unwrap());
     let revoked = Credentials::OauthTokenSet {
         access_token: "ya29.stale".into(),
@@ -245,6 +263,9 @@ async fn an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_prof
     assert!(matches!(outcome, Ok(JobOutcome::Skipped(_))), "{outcome:?}");
     let stored = api.state.store.get_profile(&profile.id).await.unwrap().expect("the profile");
     assert_eq!(stored.status, ProfileStatus::Disconnected);
+    let told: Vec<String> =
+        api.state.store.list_channel_notifications(&channel_id).await.unwrap().into_iter().map(|n| n.kind).collect();
+    assert!(told.contains(&"profile_disconnected".to_owned()), "{told:?}");
 }
 
 async fn a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_its_etag(api: &TestApi) {
