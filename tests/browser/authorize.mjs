@@ -1,14 +1,15 @@
 // Drives Debian's Chromium through calsync's authorization page, as tests/e2e/browser.rs asks:
-// opens the authorize URL, picks "calsync calendar", waits until the browser goes to the
-// application's redirect URI and prints {"url": <final URL>, "title": <page title>} as JSON.
+// opens the authorize URL, picks a service (the button id, "choose-calsync" by default; with
+// "choose-google" the browser goes through Google's sign-in and back), waits until the browser
+// goes to the application's redirect URI and prints {"url": <final URL>, "title": <page title>}.
 //
-//     node authorize.mjs <authorize-url> <redirect-uri>
+//     node authorize.mjs <authorize-url> <redirect-uri> [button-id]
 //
 // CALSYNC_TEST_CHROMIUM names the browser binary (infra/browser.sh installs it). Console messages
 // (a blocked form submission shows up there) go to stderr for the test's failure message.
 import { chromium } from 'playwright-core';
 
-const [authorizeUrl, redirectUri] = process.argv.slice(2);
+const [authorizeUrl, redirectUri, button = 'choose-calsync'] = process.argv.slice(2);
 if (!authorizeUrl || !redirectUri) {
   console.error('usage: node authorize.mjs <authorize-url> <redirect-uri>');
   process.exit(2);
@@ -46,7 +47,7 @@ try {
   const reachedApplication = page.waitForRequest(
     (request) => request.isNavigationRequest() && request.url().startsWith(redirectUri),
   );
-  await page.click('#choose-calsync', { noWaitAfter: true });
+  await page.click(`#${button}`, { noWaitAfter: true });
   const callback = await reachedApplication;
   process.stdout.write(`${JSON.stringify({ url: callback.url(), title })}\n`);
 } finally {

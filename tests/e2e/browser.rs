@@ -1,7 +1,7 @@
 //! The authorization page in a real browser: headless Chromium, driven by playwright-core from
 //! tests/browser/authorize.mjs, opens an application's authorize link, picks the calsync
-//! calendar and lands on the application's redirect URI with a code, which the test then
-//! exchanges for tokens over HTTP. `infra/browser.sh` installs Chromium and the npm packages and
+//! calendar (or Google, through the fake Google's sign-in and back) and lands on the
+//! application's redirect URI with a code, which the test then exchanges for tokens over HTTP. `infra/browser.sh` installs Chromium and the npm packages and
 //! prints the two variables this test reads; without them it fails, it never skips.
 
 use std::path::{Path, PathBuf};
@@ -122,5 +122,102 @@ async fn a_browser_connects_a_calsync_calendar_and_the_code_buys_tokens() {
     assert_eq!(access_token.len(), 32);
     let live = api.state.store.find_authorization_by_access_token(&token_hash(access_token), api.now()).await.unwrap();
     assert_eq!(live.map(|a| a.account_id.to_string()), Some(account.to_owned()));
+    api.cleanup().await;
+}
+
+/// Runs the browser script; returns the URL the browser went to at the application.
+async fn drive(dir: &Path, chromium: String, authorize_url: String, redirect: String, button: &str) -> Url {
+    let script = dir.join("authorize.mjs");
+    let button = button.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(authorize_url)
+            .arg(redirect)
+            .arg(button)
+            .env("CALSYNC_TEST_CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run node (infra/browser.sh installs it)");
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let landed: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    Url::parse(landed["url"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_connects_a_google_account_through_googles_sign_in_and_back() {
+    use calsync_core::providers::{OAuthClient, ProviderClients};
+    use calsync_tests::google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle};
+
+    let (chromium, dir) = browser_setup();
+    let google = FakeGoogle::start().await;
+    google.sign_in_as("grace@gmail.com");
+    google.add_calendar("grace@gmail.com", "grace@gmail.com", "Grace", "owner", true);
+    // calsync served with Google configured at the fake, as an operator configures it.
+    let api = TestApi::new(Backend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut config = (*api.state.config).clone();
+    config.public_url = base.clone();
+    config.google.authorize_url = google.authorize_url();
+    config.google.token_url = google.token_url();
+    config.google.api_url = google.api_url();
+    let client = OAuthClient { client_id: CLIENT_ID.into(), client_secret: secrecy::SecretString::from(CLIENT_SECRET) };
+    let state = calsync_core::AppState {
+        config: std::sync::Arc::new(config),
+        providers: std::sync::Arc::new(ProviderClients { google: Some(client), microsoft: None }),
+        ..api.state.clone()
+    };
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, calsync_core::api::app(state)).await;
+    });
+
+    let redirect_uri = format!("http://localhost:{port}/demo/callback");
+    let request = ApplicationRequest {
+        name: "Browser test app".to_owned(),
+        redirect_uris: vec![redirect_uri.clone()],
+        sync_past_days: None,
+        sync_future_days: None,
+    };
+    let created = apps::create(&api.state.store, &api.state.vault, request, api.now()).await.unwrap();
+    let (app, secret) = (created.application, created.client_secret);
+    let mut authorize = Url::parse(&format!("{base}/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "read_events")
+        .append_pair("state", "google state");
+
+    // Chromium follows the page's form to Google (allowed by the page's CSP), Google's redirect
+    // back to calsync, and calsync's redirect to the application.
+    let landed = drive(&dir, chromium, authorize.to_string(), redirect_uri.clone(), "choose-google").await;
+    assert!(landed.as_str().starts_with(&format!("{redirect_uri}?")), "{landed}");
+    let query: std::collections::BTreeMap<String, String> = landed.query_pairs().into_owned().collect();
+    assert_eq!(query["state"], "google state");
+    assert!(google.requests().iter().any(|r| r.path == "/token"), "the code was exchanged at Google");
+
+    let response = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .header("authorization", "Bearer None")
+        .json(&json!({"client_id": app.client_id, "client_secret": secret, "grant_type": "authorization_code",
+                      "code": query["code"], "redirect_uri": redirect_uri}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["linking_profile"]["provider_name"], "google", "{tokens}");
+    assert_eq!(tokens["linking_profile"]["profile_name"], "grace@gmail.com");
+    server.abort();
     api.cleanup().await;
 }

@@ -68,11 +68,11 @@ fn origin_of(uri: &str) -> Option<String> {
     plain.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
-fn with_page_headers(mut response: Response, redirect_uri: Option<&str>) -> Response {
+fn with_page_headers(mut response: Response, form_targets: &[&str]) -> Response {
     let mut csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; \
                    form-action 'self'"
         .to_owned();
-    if let Some(origin) = redirect_uri.and_then(origin_of) {
+    for origin in form_targets.iter().filter_map(|uri| origin_of(uri)) {
         csp.push(' ');
         csp.push_str(&origin);
     }
@@ -87,7 +87,10 @@ fn with_page_headers(mut response: Response, redirect_uri: Option<&str>) -> Resp
     response
 }
 
-fn html(status: StatusCode, title: &str, main: &str, redirect_uri: Option<&str>) -> Response {
+/// A page; `form_targets` are where its forms may lead besides calsync itself (the application's
+/// redirect URI, a provider's sign-in), since browsers apply `form-action` to the redirect that
+/// follows a submission too.
+fn html(status: StatusCode, title: &str, main: &str, form_targets: &[&str]) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -97,7 +100,7 @@ fn html(status: StatusCode, title: &str, main: &str, redirect_uri: Option<&str>)
     );
     let response =
         (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response();
-    with_page_headers(response, redirect_uri)
+    with_page_headers(response, form_targets)
 }
 
 const STYLE: &str = "body{margin:0;background:#f4f5f7;color:#1d2330;font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}\
@@ -116,7 +119,7 @@ border-radius:6px;background:#3558d6;color:#fff;cursor:pointer}form.choice butto
 /// A page with a title and one paragraph.
 pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     let main = format!("<h1>{}</h1><p>{}</p>", html_escape(title), html_escape(text));
-    html(status, title, &main, None)
+    html(status, title, &main, &[])
 }
 
 /// The page for an internal failure; the cause goes to the log, not the browser.
@@ -162,6 +165,8 @@ fn describe(scope: Scope) -> &'static str {
 /// The service chooser.
 pub(super) struct Choices<'a> {
     pub application: &'a str,
+    /// The sign-in page of a provider offered here (Google's), which the choice's form leads to.
+    pub sign_in: Option<&'a str>,
     pub scopes: &'a Scopes,
     pub request_id: &'a str,
     pub redirect_uri: &'a str,
@@ -197,7 +202,9 @@ impl Choices<'_> {
             "<p class=\"foot\">calsync keeps your calendar in step for {app}. Your password is stored encrypted and \
              is never shown to {app}. Afterwards you return to {app}.</p>"
         );
-        html(status, &format!("Connect a calendar to {}", self.application), &main, Some(self.redirect_uri))
+        let mut targets = vec![self.redirect_uri];
+        targets.extend(self.sign_in);
+        html(status, &format!("Connect a calendar to {}", self.application), &main, &targets)
     }
 
     fn hidden(&self, service: Option<Service>) -> String {
