@@ -209,7 +209,8 @@ impl TestApi {
 
 /// An end-user with a row in every table that can hold their data: an application calendar
 /// (account, profile, calendar, authorization), a timed and an all-day event (and so request
-/// logs), a sync state, a channel, sealed credentials and an authorization code.
+/// logs), a sync state, a channel, sealed credentials, an authorization code and a provider
+/// push channel.
 #[derive(Debug)]
 pub struct EndUserEverywhere {
     pub application: Application,
@@ -271,6 +272,20 @@ impl TestApi {
                 scopes: Scopes::parse("read_events").unwrap(),
                 created_at: self.now(),
                 expires_at: self.now() + chrono::Duration::minutes(10),
+            })
+            .await
+            .unwrap();
+        // A push channel at the provider for the calendar.
+        store
+            .put_watch(&calsync_core::store::ProviderWatch {
+                channel_id: "channel-ada".into(),
+                calendar_id: calendar.id.clone(),
+                account_id: account.clone(),
+                resource_id: "resource-ada".into(),
+                token_hash: token_hash("channel-token"),
+                expires_at: self.now() + chrono::Duration::days(7),
+                created_at: self.now(),
+                last_notified_at: None,
             })
             .await
             .unwrap();
