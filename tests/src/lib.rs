@@ -7,6 +7,7 @@ pub mod db;
 pub mod fixtures;
 pub mod google;
 pub mod logs;
+pub mod microsoft;
 pub mod oauth;
 pub mod receiver;
 
