@@ -8,7 +8,8 @@
 //! engine replaces a resource whole. A cancelled event that is not an exception is a deletion; a
 //! cancelled exception removes one instance. 410 means the token is dead: the engine lists the
 //! calendar again and sweeps (never wipe and reload). Google has no calendar change marker, so a
-//! no-change sync is the one `events.list` call with the token.
+//! no-change sync is the one `events.list` call with the token. A window advance lists only the
+//! days it gained (`timeMin`/`timeMax`).
 //!
 //! Resource ids are `<calendar id>/<event id>`: deleting needs the calendar, and neither part
 //! contains a `/`. Events calsync writes get their resource name, spelt in Google's base32hex
@@ -393,7 +394,21 @@ impl CalendarProvider for GoogleProvider {
         let cached = self.listed.lock().ok().and_then(|mut l| l.remove(calendar));
         let items = match cached {
             Some(items) => items,
-            None => self.full_listing(calendar).await?.0,
+            // The days a window advance gained: only what overlaps them, and every recurring
+            // series among it read whole.
+            None => {
+                let (from, to) = (start.to_rfc3339(), end.to_rfc3339());
+                let query = [
+                    ("timeMin", from.as_str()),
+                    ("timeMax", to.as_str()),
+                    ("showDeleted", "true"),
+                    ("singleEvents", "false"),
+                    ("maxResults", PAGE),
+                ];
+                let (mut items, _) = self.list_all(&["calendars", calendar, "events"], &query).await?;
+                self.complete_series(calendar, &mut items).await?;
+                items
+            }
         };
         let (mut resources, _, skipped) = self.resources(calendar, items);
         // The engine filters instances to the window; series that cannot reach it are dropped

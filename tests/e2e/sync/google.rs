@@ -106,6 +106,7 @@ fn seed(google: &FakeGoogle) {
 use crate::api::api_on_both_backends as google_on_both_backends;
 
 google_on_both_backends!(
+    a_window_advance_lists_only_the_days_it_gained,
     a_google_calendar_syncs_a_series_with_moved_and_cancelled_instances_then_edits_and_deletions,
     a_dead_sync_token_resyncs_without_spurious_changes_and_throttling_waits_for_retry_after,
     an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_profile,
@@ -519,4 +520,44 @@ mod push {
     }
 
     google_on_both_backends!(google_push_queues_a_sync_renews_its_channel_and_the_poll_still_checks_hourly);
+}
+
+async fn a_window_advance_lists_only_the_days_it_gained(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    seed(&google);
+    // Beyond the window's end (201 days ahead, plus a day of margin) until the window moves.
+    google.put_event(ADA, timed("later1", "Later", "2026-11-20T09:00:00Z", "2026-11-20T10:00:00Z"));
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events").await;
+    run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
+    let calendar = stored_calendar(api, &who, ADA).await;
+    run(&state, SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).await.unwrap();
+    let cached_later = || async {
+        let all = api
+            .state
+            .store
+            .list_events_changed_since(std::slice::from_ref(&calendar.id), chrono::DateTime::UNIX_EPOCH, 100)
+            .await
+            .unwrap();
+        all.iter().filter(|e| e.summary.as_deref() == Some("Later") && !e.deleted).count()
+    };
+    assert_eq!(cached_later().await, 0, "outside the window");
+
+    api.clock.advance(Duration::days(5));
+    let state = google_state(api, &google);
+    let before = google.requests().len();
+    assert_eq!(run(&state, SyncJob::AdvanceWindow { calendar_id: calendar.id.clone() }).await, Ok(JobOutcome::Done));
+    // One listing bounded to the gained days (the fake also returns old recurring masters, which
+    // are then read whole by iCalUID), never the whole calendar.
+    let listings: Vec<_> = google.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/events"))
+        .filter(|r| !r.query.iter().any(|(k, _)| k == "iCalUID"))
+        .cloned()
+        .collect();
+    assert_eq!(listings.len(), 1, "{listings:?}");
+    let bound = |name: &str| listings[0].query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(bound("timeMin").as_deref(), Some("2026-11-20T00:00:00+00:00"), "from the old window's end");
+    assert_eq!(bound("timeMax").as_deref(), Some("2026-11-25T00:00:00+00:00"), "to the new one's");
+    assert_eq!(cached_later().await, 1, "the event that entered the window is cached");
 }
