@@ -56,10 +56,16 @@ impl Zones {
     }
 }
 
+/// The IANA zone a zone name stands for: an IANA name, or a Windows name as Outlook, Exchange and
+/// Microsoft Graph give them (`W. Europe Standard Time`); `None` for custom and unknown zones.
+pub fn iana_zone(name: &str) -> Option<Tz> {
+    name.parse::<Tz>().ok().or_else(|| name.parse::<CalTz>().ok().and_then(to_chrono))
+}
+
 /// The instant a wall-clock time names in `tz` (RFC 5545 §3.3.5): a time repeated by a DST
 /// overlap is its first occurrence; a time skipped by a gap is read with the offset in force
 /// before the gap, which moves it forward by the gap's length (02:30 → 03:30 BST).
-pub(super) fn localize(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+pub fn localize(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(at) => at.with_timezone(&Utc),
         LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),

@@ -5,6 +5,7 @@
 pub mod caldav;
 pub mod clients;
 pub mod google;
+pub mod graph;
 pub mod oauth;
 
 pub use clients::{OAuthClient, ProviderClients};
