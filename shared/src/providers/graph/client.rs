@@ -1,0 +1,215 @@
+//! A Microsoft Graph v1.0 client for one account: JSON with the account's bearer token, and on
+//! every request `Prefer: IdType="ImmutableId"` (ids that survive moves between folders) and
+//! `Prefer: outlook.timezone="UTC"`. Answers are classified once (providers.md §3): 401 means the
+//! token is no longer good, 429 and 5xx are transient with the service's `Retry-After`, 410
+//! (`SyncStateNotFound`, `resyncRequired`) kills the delta link, 412 is a conflict, 404 a missing
+//! item. Error messages carry Graph's error code, never a body.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+/// Graph's v1.0 endpoint.
+pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+const TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Items per delta page.
+pub const PAGE_SIZE: u32 = 200;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("the access token was refused")]
+    Unauthorized,
+    #[error("Graph is throttling or unavailable ({reason})")]
+    Transient { retry_after: Option<Duration>, reason: String },
+    #[error("the delta link is no longer valid")]
+    SyncStateGone,
+    #[error("the item changed since it was read")]
+    Conflict,
+    #[error("the item does not exist")]
+    NotFound,
+    #[error("Graph refused the request ({0})")]
+    Refused(String),
+}
+
+/// A client for one account; clones share the request counter.
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: Url,
+    access_token: String,
+    requests: Arc<AtomicU64>,
+}
+
+impl GraphClient {
+    pub fn new(graph_url: &str, access_token: &str) -> Result<Self, GraphError> {
+        let mut base = Url::parse(graph_url).map_err(|_| GraphError::Refused("the Graph URL is invalid".into()))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| GraphError::Refused("the HTTP client could not be built".into()))?;
+        Ok(Self { http, base, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The URL of `segments` under Graph (each percent-encoded) with `query`.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Whether `link` (a `@odata.nextLink` or `@odata.deltaLink`) points into this Graph: the
+    /// token goes only where it came from.
+    pub fn owns(&self, link: &Url) -> bool {
+        link.origin() == self.base.origin() && link.path().starts_with(self.base.path())
+    }
+
+    /// Sends a request; returns the JSON answer (`Null` for an empty one).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Value, GraphError> {
+        if !self.owns(&url) {
+            return Err(GraphError::Refused("a link outside Graph".into()));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(&self.access_token)
+            .header("Prefer", "IdType=\"ImmutableId\"")
+            .header("Prefer", "outlook.timezone=\"UTC\"")
+            .header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(etag) = if_match {
+            request = request.header(reqwest::header::IF_MATCH, etag);
+        }
+        let mut response = request.send().await.map_err(|e| GraphError::Transient {
+            retry_after: None,
+            reason: if e.is_timeout() { "timed out".into() } else { "could not reach Graph".into() },
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(3600)));
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| GraphError::Transient { retry_after: None, reason: "the answer was cut short".into() })?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_BODY_BYTES {
+                return Err(GraphError::Refused("the answer is too large".into()));
+            }
+        }
+        if status.is_success() {
+            if body.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&body).map_err(|_| GraphError::Refused("the answer is not JSON".into()));
+        }
+        Err(classify(status, retry_after, &body))
+    }
+}
+
+/// Graph's error body: `{"error": {"code", "message"}}`.
+fn code(body: &[u8]) -> String {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    parsed["error"]["code"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(60)
+        .collect()
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> GraphError {
+    let code = code(body);
+    match status.as_u16() {
+        401 => GraphError::Unauthorized,
+        429 | 500..=599 => GraphError::Transient { retry_after, reason: format!("HTTP {} {code}", status.as_u16()) },
+        410 => GraphError::SyncStateGone,
+        404 => GraphError::NotFound,
+        409 | 412 => GraphError::Conflict,
+        other => GraphError::Refused(format!("HTTP {other} {code}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"error": {"code": code, "message": "hunter2 was here"}})).unwrap()
+    }
+
+    #[test]
+    fn graph_errors_are_classified_by_status_and_never_quote_the_message() {
+        let wait = Some(Duration::from_secs(11));
+        assert_eq!(
+            classify(StatusCode::UNAUTHORIZED, None, &body("InvalidAuthenticationToken")),
+            GraphError::Unauthorized
+        );
+        assert_eq!(
+            classify(StatusCode::TOO_MANY_REQUESTS, wait, &body("ApplicationThrottled")),
+            GraphError::Transient { retry_after: wait, reason: "HTTP 429 ApplicationThrottled".into() }
+        );
+        assert_eq!(classify(StatusCode::GONE, None, &body("SyncStateNotFound")), GraphError::SyncStateGone);
+        assert_eq!(
+            classify(StatusCode::PRECONDITION_FAILED, None, &body("ErrorIrresolvableConflict")),
+            GraphError::Conflict
+        );
+        assert_eq!(classify(StatusCode::NOT_FOUND, None, &body("ErrorItemNotFound")), GraphError::NotFound);
+        let refused = classify(StatusCode::BAD_REQUEST, None, &body("ErrorInvalidRequest"));
+        assert_eq!(refused, GraphError::Refused("HTTP 400 ErrorInvalidRequest".into()));
+        assert!(!refused.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn the_token_is_sent_only_to_links_inside_graph() {
+        let client = GraphClient::new("https://graph.microsoft.com/v1.0", "t").unwrap();
+        let own =
+            Url::parse("https://graph.microsoft.com/v1.0/me/calendars/AQ%3D/calendarView/delta?$deltatoken=x").unwrap();
+        assert!(client.owns(&own));
+        for foreign in [
+            "https://evil.example/v1.0/me",
+            "http://graph.microsoft.com/v1.0/me",
+            "https://graph.microsoft.com/beta/me",
+        ] {
+            assert!(!client.owns(&Url::parse(foreign).unwrap()), "{foreign}");
+        }
+        let url = client.url(&["me", "calendars", "AAMk/x=", "events"], &[]);
+        assert_eq!(url.as_str(), "https://graph.microsoft.com/v1.0/me/calendars/AAMk%2Fx=/events");
+    }
+}
