@@ -6,6 +6,7 @@ pub mod caldav;
 pub mod clients;
 pub mod google;
 pub mod graph;
+pub(crate) mod http;
 pub mod oauth;
 
 pub use clients::{OAuthClient, ProviderClients};

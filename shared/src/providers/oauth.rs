@@ -136,17 +136,19 @@ impl IdentityPlatform {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         fields.push(("client_id", &client.client_id));
         fields.push(("client_secret", client.client_secret.expose_secret()));
-        let response = http
+        let request = http
             .post(self.token_url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&fields)
-            .timeout(StdDuration::from_secs(15))
-            .send()
-            .await
-            .map_err(|e| OAuthError::Transient { retry_after: None, reason: transport_reason(&e) })?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = read_limited(response).await?;
+            .timeout(StdDuration::from_secs(15));
+        let answer =
+            crate::providers::http::send(request, MAX_RESPONSE_BYTES).await.map_err(|failure| match failure {
+                crate::providers::http::ReadFailure::TooLarge => {
+                    OAuthError::Protocol("the token answer is too large".into())
+                }
+                unreachable => OAuthError::Transient { retry_after: None, reason: unreachable.reason().into() },
+            })?;
+        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
         if status.is_success() {
             return serde_json::from_slice(&body)
                 .map_err(|_| OAuthError::Protocol("the token answer is not the expected JSON".into()));
@@ -249,28 +251,6 @@ fn classify(status: u16, retry_after: Option<StdDuration>, body: &[u8]) -> OAuth
         "" => OAuthError::Protocol(format!("HTTP {status} without an OAuth error")),
         other => OAuthError::Protocol(format!("HTTP {status}, error `{}`", other.chars().take(40).collect::<String>())),
     }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<StdDuration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(|s| StdDuration::from_secs(s.min(3600)))
-}
-
-fn transport_reason(error: &reqwest::Error) -> String {
-    if error.is_timeout() { "timed out".into() } else { "could not reach the token endpoint".into() }
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, OAuthError> {
-    let mut body = Vec::new();
-    while let Some(chunk) =
-        response.chunk().await.map_err(|e| OAuthError::Transient { retry_after: None, reason: transport_reason(&e) })?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_RESPONSE_BYTES {
-            return Err(OAuthError::Protocol("the token answer is too large".into()));
-        }
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

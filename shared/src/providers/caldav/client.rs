@@ -162,21 +162,13 @@ impl CalDavClient {
     }
 }
 
-/// Reads a body chunk by chunk and gives up as soon as it passes `limit`, so an endless or huge
-/// response costs at most `limit` bytes of memory.
+/// The body, at most `limit` bytes (`providers::http::read_capped`), in CalDAV's error terms.
 pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, CalDavError> {
-    let too_large = || CalDavError::from(XmlError::TooLarge { limit });
-    if response.content_length().is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    use crate::providers::http::{self, ReadFailure};
+    http::read_capped(response, limit).await.map_err(|failure| match failure {
+        ReadFailure::TooLarge => CalDavError::from(XmlError::TooLarge { limit }),
+        unreachable => CalDavError::Transient { retry_after: None, reason: unreachable.reason().to_owned() },
+    })
 }
 
 fn check_scheme(url: &Url, policy: Policy) -> Result<(), CalDavError> {

@@ -99,13 +99,10 @@ pub(crate) fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], pur
         403 if purpose == Purpose::Discovery => CalDavError::AuthFailed,
         404 => CalDavError::NotFound,
         412 => CalDavError::PreconditionFailed,
-        429 | 500..=599 => CalDavError::Transient { retry_after: retry_after(headers), reason: format!("HTTP {code}") },
+        429 | 500..=599 => CalDavError::Transient {
+            retry_after: crate::providers::http::retry_after(headers),
+            reason: format!("HTTP {code}"),
+        },
         _ => CalDavError::Permanent(code, status.canonical_reason().unwrap_or("unexpected status").to_owned()),
     }
-}
-
-/// `Retry-After` as delta-seconds.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }

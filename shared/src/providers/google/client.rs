@@ -94,28 +94,11 @@ impl GoogleClient {
         if let Some(etag) = if_match {
             request = request.header(reqwest::header::IF_MATCH, etag);
         }
-        let mut response = request.send().await.map_err(|e| GoogleError::Transient {
-            retry_after: None,
-            reason: if e.is_timeout() { "timed out".into() } else { "could not reach Google".into() },
+        let answer = crate::providers::http::send(request, MAX_BODY_BYTES).await.map_err(|failure| match failure {
+            crate::providers::http::ReadFailure::TooLarge => GoogleError::Refused("the answer is too large".into()),
+            unreachable => GoogleError::Transient { retry_after: None, reason: unreachable.reason().into() },
         })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s.min(3600)));
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|_| GoogleError::Transient { retry_after: None, reason: "the answer was cut short".into() })?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_BODY_BYTES {
-                return Err(GoogleError::Refused("the answer is too large".into()));
-            }
-        }
+        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
         if status.is_success() {
             if body.is_empty() {
                 return Ok(Value::Null);

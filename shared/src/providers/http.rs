@@ -1,0 +1,91 @@
+//! What every provider client does with an HTTP answer before it interprets it: read the body
+//! without letting a huge or endless one grow past a limit, and take the `Retry-After` the
+//! service asked for (delta-seconds, at most an hour). CalDAV, Google, Graph and the identity
+//! platforms classify the result each in their own terms.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, header::HeaderMap};
+
+/// The longest wait a service may ask for that is honoured as asked.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Why an answer could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadFailure {
+    /// Timed out, refused, or cut short: worth retrying.
+    Unreachable { timed_out: bool },
+    /// The body passed the limit.
+    TooLarge,
+}
+
+impl ReadFailure {
+    fn from_reqwest(error: &reqwest::Error) -> Self {
+        ReadFailure::Unreachable { timed_out: error.is_timeout() }
+    }
+
+    /// Words for a transient failure's reason.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            ReadFailure::Unreachable { timed_out: true } => "timed out",
+            ReadFailure::Unreachable { timed_out: false } => "could not reach the service",
+            ReadFailure::TooLarge => "the answer is too large",
+        }
+    }
+}
+
+/// A whole answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` and reads its answer, the body capped at `limit` bytes.
+pub(crate) async fn send(request: reqwest::RequestBuilder, limit: usize) -> Result<Answer, ReadFailure> {
+    let mut response = request.send().await.map_err(|e| ReadFailure::from_reqwest(&e))?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = read_capped(&mut response, limit).await?;
+    Ok(Answer { status, retry_after, body })
+}
+
+/// Reads a body chunk by chunk and gives up as soon as it passes `limit`, so an endless or huge
+/// response costs at most `limit` bytes of memory.
+pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadFailure> {
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(ReadFailure::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| ReadFailure::from_reqwest(&e))? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadFailure::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` as delta-seconds, capped at an hour.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_and_capped_at_an_hour() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "120".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(120)));
+        headers.insert(reqwest::header::RETRY_AFTER, "86400".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}
