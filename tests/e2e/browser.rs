@@ -67,29 +67,8 @@ async fn a_browser_connects_a_calsync_calendar_and_the_code_buys_tokens() {
         .append_pair("provider_name", "")
         .append_pair("avoid_linking", "False");
 
-    // Run the browser off the runtime's thread: the API it talks to runs on it.
-    let script = dir.join("authorize.mjs");
-    let (authorize_url, redirect) = (authorize.to_string(), redirect_uri.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(authorize_url)
-            .arg(redirect)
-            .env("CALSYNC_TEST_CHROMIUM", chromium)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("run node (infra/browser.sh installs it)");
-    assert!(
-        output.status.success(),
-        "the browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let landed: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
-    assert_eq!(landed["title"], "Connect a calendar to Browser test app · calsync");
-    let landed = Url::parse(landed["url"].as_str().unwrap()).unwrap();
+    let (landed, title) = drive(&dir, chromium, authorize.to_string(), redirect_uri.clone(), "choose-calsync").await;
+    assert_eq!(title, "Connect a calendar to Browser test app · calsync");
     assert!(landed.as_str().starts_with(&format!("{redirect_uri}?")), "{landed}");
     let query: Vec<(String, String)> = landed.query_pairs().into_owned().collect();
     assert_eq!(query.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["code", "state"]);
@@ -125,8 +104,9 @@ async fn a_browser_connects_a_calsync_calendar_and_the_code_buys_tokens() {
     api.cleanup().await;
 }
 
-/// Runs the browser script; returns the URL the browser went to at the application.
-async fn drive(dir: &Path, chromium: String, authorize_url: String, redirect: String, button: &str) -> Url {
+/// Runs the browser script off the runtime's thread (the API it talks to runs on it); returns
+/// the URL the browser went to at the application and the authorization page's title.
+async fn drive(dir: &Path, chromium: String, authorize_url: String, redirect: String, button: &str) -> (Url, String) {
     let script = dir.join("authorize.mjs");
     let button = button.to_owned();
     let output = tokio::task::spawn_blocking(move || {
@@ -148,7 +128,7 @@ async fn drive(dir: &Path, chromium: String, authorize_url: String, redirect: St
         String::from_utf8_lossy(&output.stderr)
     );
     let landed: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
-    Url::parse(landed["url"].as_str().unwrap()).unwrap()
+    (Url::parse(landed["url"].as_str().unwrap()).unwrap(), landed["title"].as_str().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]
@@ -200,7 +180,7 @@ async fn a_browser_connects_a_google_account_through_googles_sign_in_and_back() 
 
     // Chromium follows the page's form to Google (allowed by the page's CSP), Google's redirect
     // back to calsync, and calsync's redirect to the application.
-    let landed = drive(&dir, chromium, authorize.to_string(), redirect_uri.clone(), "choose-google").await;
+    let (landed, _) = drive(&dir, chromium, authorize.to_string(), redirect_uri.clone(), "choose-google").await;
     assert!(landed.as_str().starts_with(&format!("{redirect_uri}?")), "{landed}");
     let query: std::collections::BTreeMap<String, String> = landed.query_pairs().into_owned().collect();
     assert_eq!(query["state"], "google state");

@@ -462,6 +462,10 @@ impl CalendarProvider for GoogleProvider {
         }
     }
 
+    fn has_push(&self) -> bool {
+        true
+    }
+
     async fn watch(
         &self,
         calendar: &str,

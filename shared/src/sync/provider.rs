@@ -154,6 +154,12 @@ pub trait CalendarProvider: Send + Sync {
     /// that is already gone counts as deleted.
     async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError>;
 
+    /// Whether the service can push changes (`watch`); without it the engine neither opens
+    /// channels nor looks for them.
+    fn has_push(&self) -> bool {
+        false
+    }
+
     /// Asks the service to call `address` when the calendar changes, naming the channel
     /// `channel_id` and echoing `token`; `None` when the service has no push (CalDAV), which
     /// leaves the calendar to the periodic poll.

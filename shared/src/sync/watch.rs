@@ -24,6 +24,9 @@ pub const SAFETY_POLL: Duration = Duration::hours(1);
 /// Opens or renews the calendar's channel; failures are logged and left to the next sync, since
 /// the poll covers a calendar without push.
 pub(super) async fn ensure(state: &AppState, provider: &dyn CalendarProvider, calendar: &Calendar) {
+    if !provider.has_push() {
+        return;
+    }
     if let Err(e) = ensure_inner(state, provider, calendar).await {
         tracing::warn!(calendar_id = %calendar.id, error.message = %e, "the calendar's push channel could not be opened");
     }
