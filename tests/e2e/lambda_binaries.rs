@@ -207,6 +207,18 @@ async fn the_backup_binary_runs_on_its_scheduler_input() {
     assert!(report["id"].is_string(), "{report}");
     assert_eq!(report["taken"]["tables"].as_array().map(Vec::len), Some(backup::tables::TABLES.len()), "{report}");
     assert_eq!(dry_run_report["dry_run"], true, "{dry_run_report}");
+    // Each table's progress is logged as structured fields.
+    let stdout = backup.process.stdout();
+    let tables: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "table done")
+        .map(|entry| entry["fields"].clone())
+        .collect();
+    assert_eq!(tables.len(), backup::tables::TABLES.len(), "{stdout}");
+    let job_runs = tables.iter().find(|t| t["table"] == "job_runs").expect("the job_runs table is logged");
+    assert_eq!((job_runs["phase"].as_str(), job_runs["rows"].as_u64()), (Some("backup"), Some(1)), "{job_runs}");
+    assert!(job_runs["bytes"].as_u64().is_some_and(|b| b > 0) && job_runs["duration_ms"].is_u64(), "{job_runs}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! calsync's end-to-end tests, one binary (faster to link than one per file).
 mod browser;
 mod caldav;
+mod cli;
 mod gdpr;
 mod ical;
 mod notify;
