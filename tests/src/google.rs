@@ -5,6 +5,7 @@
 //! documented field names, status codes and error bodies; where Google does more (recurrence
 //! expansion, scope checks, ID tokens) the fake does less rather than invent behaviour.
 
+use crate::fake_http::{basic_credentials, param, parse_pairs, percent_decode, percent_encode, random};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
@@ -1520,10 +1521,6 @@ fn number(value: &Value) -> Option<i64> {
 
 // Identifiers and encodings
 
-fn random() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// An event id as Google makes them: base32hex, 26 characters.
@@ -1535,89 +1532,6 @@ fn new_event_id() -> String {
 /// Google's rule for client-chosen event ids: base32hex (a-v, 0-9), 5 to 1024 characters.
 fn valid_event_id(id: &str) -> bool {
     (5..=1024).contains(&id.len()) && id.bytes().all(|b| BASE32HEX.contains(&b))
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
-}
-
-/// Decodes `a=1&b=2` (a query string or a form body).
-fn parse_pairs(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key, true), percent_decode(value, true))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str, plus_as_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', _) if plus_as_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Encodes a path segment: everything but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `Basic base64(urlencode(id):urlencode(secret))` as RFC 6749 §2.3.1 has clients send it.
-fn basic_credentials(authorization: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = authorization.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((percent_decode(id, true), percent_decode(secret, true)))
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut bits, mut count) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// Base64url without padding, as PKCE's S256 challenge is written.

@@ -4,6 +4,7 @@ pub mod caldav;
 
 pub mod api;
 pub mod db;
+mod fake_http;
 pub mod fixtures;
 pub mod google;
 pub mod logs;
