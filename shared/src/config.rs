@@ -90,6 +90,10 @@ pub struct Config {
     pub google: GoogleEndpoints,
     /// A local install's Google OAuth client (Lambda reads it from the provider secret instead).
     pub google_client: Option<crate::providers::OAuthClient>,
+    /// Microsoft's endpoints (overridable for tests).
+    pub microsoft: MicrosoftEndpoints,
+    /// A local install's Microsoft OAuth client (Lambda reads it from the provider secret instead).
+    pub microsoft_client: Option<crate::providers::OAuthClient>,
 }
 
 /// Where Google's identity platform and Calendar API are.
@@ -107,6 +111,26 @@ impl Default for GoogleEndpoints {
             authorize_url: oauth::GOOGLE_AUTHORIZE_URL.into(),
             token_url: oauth::GOOGLE_TOKEN_URL.into(),
             api_url: API_URL.into(),
+        }
+    }
+}
+
+/// Where Microsoft's identity platform (the `common` tenant: work and personal accounts) and
+/// Graph are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MicrosoftEndpoints {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub graph_url: String,
+}
+
+impl Default for MicrosoftEndpoints {
+    fn default() -> Self {
+        use crate::providers::{graph::client::GRAPH_URL, oauth};
+        Self {
+            authorize_url: oauth::MICROSOFT_AUTHORIZE_URL.into(),
+            token_url: oauth::MICROSOFT_TOKEN_URL.into(),
+            graph_url: GRAPH_URL.into(),
         }
     }
 }
@@ -163,6 +187,11 @@ pub const VARIABLES: &[&str] = &[
     "CALSYNC_KEYRING_FILE",
     "CALSYNC_KEYRING_SECRET_ID",
     "CALSYNC_LISTEN",
+    "CALSYNC_MICROSOFT_AUTHORIZE_URL",
+    "CALSYNC_MICROSOFT_CLIENT_ID",
+    "CALSYNC_MICROSOFT_CLIENT_SECRET",
+    "CALSYNC_MICROSOFT_GRAPH_URL",
+    "CALSYNC_MICROSOFT_TOKEN_URL",
     "CALSYNC_MODE",
     "CALSYNC_NOTIFY_QUEUE_URL",
     "CALSYNC_PROVIDER_SECRET_ID",
@@ -347,34 +376,29 @@ impl Config {
             token_url: endpoint("CALSYNC_GOOGLE_TOKEN_URL", defaults.token_url)?,
             api_url: endpoint("CALSYNC_GOOGLE_API_URL", defaults.api_url)?,
         };
-        let google_client = match (lookup("CALSYNC_GOOGLE_CLIENT_ID"), lookup("CALSYNC_GOOGLE_CLIENT_SECRET")) {
-            (None, None) => None,
-            (Some(_), Some(_)) if mode == Mode::Lambda => {
-                return Err(ConfigError::new(
-                    "CALSYNC_GOOGLE_CLIENT_SECRET",
-                    "must not be set in Lambda: put the client in the provider secret (CALSYNC_PROVIDER_SECRET_ID)",
-                ));
-            }
-            (Some(client_id), Some(secret)) => {
-                Some(crate::providers::OAuthClient { client_id, client_secret: SecretString::from(secret) })
-            }
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "CALSYNC_GOOGLE_CLIENT_SECRET",
-                    "is required with CALSYNC_GOOGLE_CLIENT_ID",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "CALSYNC_GOOGLE_CLIENT_ID",
-                    "is required with CALSYNC_GOOGLE_CLIENT_SECRET",
-                ));
-            }
+        let google_client = local_client(
+            mode,
+            var(&lookup, "CALSYNC_GOOGLE_CLIENT_ID"),
+            var(&lookup, "CALSYNC_GOOGLE_CLIENT_SECRET"),
+        )?;
+        let defaults = MicrosoftEndpoints::default();
+        let microsoft = MicrosoftEndpoints {
+            authorize_url: endpoint("CALSYNC_MICROSOFT_AUTHORIZE_URL", defaults.authorize_url)?,
+            token_url: endpoint("CALSYNC_MICROSOFT_TOKEN_URL", defaults.token_url)?,
+            graph_url: endpoint("CALSYNC_MICROSOFT_GRAPH_URL", defaults.graph_url)?,
         };
+        let microsoft_client =
+            local_client(
+            mode,
+            var(&lookup, "CALSYNC_MICROSOFT_CLIENT_ID"),
+            var(&lookup, "CALSYNC_MICROSOFT_CLIENT_SECRET"),
+        )?;
 
         Ok(Self {
             google,
             google_client,
+            microsoft,
+            microsoft_client,
             admin_token_secret_id,
             provider_secret_id: lookup("CALSYNC_PROVIDER_SECRET_ID"),
             icloud_caldav_url,
@@ -391,6 +415,32 @@ impl Config {
             allow_http_callbacks,
             rate_limits,
         })
+    }
+}
+
+/// A variable's name with its value, for checks that name it.
+fn var(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> (&'static str, Option<String>) {
+    (name, lookup(name))
+}
+
+/// A local install's OAuth client from its id and secret variables: both or neither, and never
+/// in Lambda, where client secrets come from the provider secret instead of the environment.
+fn local_client(
+    mode: Mode,
+    (id_name, id): (&'static str, Option<String>),
+    (secret_name, secret): (&'static str, Option<String>),
+) -> Result<Option<crate::providers::OAuthClient>, ConfigError> {
+    match (id, secret) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) if mode == Mode::Lambda => Err(ConfigError::new(
+            secret_name,
+            "must not be set in Lambda: put the client in the provider secret (CALSYNC_PROVIDER_SECRET_ID)",
+        )),
+        (Some(client_id), Some(secret)) => {
+            Ok(Some(crate::providers::OAuthClient { client_id, client_secret: SecretString::from(secret) }))
+        }
+        (Some(_), None) => Err(ConfigError::new(secret_name, format!("is required with {id_name}"))),
+        (None, Some(_)) => Err(ConfigError::new(id_name, format!("is required with {secret_name}"))),
     }
 }
 
@@ -454,9 +504,9 @@ mod tests {
     #[test]
     fn the_variables_list_names_exactly_what_the_configuration_reads() {
         let source = include_str!("config.rs");
-        // Variables are read with `lookup("…")`, numbers through `number("…", default)` and URLs
-        // through `endpoint("…", default)`.
-        let read: BTreeSet<&str> = ["lookup(\"", "number(\"", "endpoint(\""]
+        // Variables are read with `lookup("…")` or `var(&lookup, "…")`, numbers through
+        // `number("…", default)` and URLs through `endpoint("…", default)`.
+        let read: BTreeSet<&str> = ["lookup(\"", "number(\"", "endpoint(\"", "var(&lookup, \""]
             .iter()
             .flat_map(|call| source.split(call).skip(1))
             .filter_map(|rest| rest.split('"').next())
