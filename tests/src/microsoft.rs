@@ -1,7 +1,7 @@
 //! A fake Microsoft for the end-to-end tests: one loopback HTTP server that speaks the Microsoft
 //! identity platform's OAuth 2.0 v2 endpoints (authorize and token, any tenant segment, `common`
 //! being the one production uses) and the Microsoft Graph v1.0 calendar wire format (me, calendars,
-//! calendarView delta with skip and delta tokens, events, subscriptions with their validation
+//! calendarView and its delta with skip and delta tokens, events, subscriptions with their validation
 //! handshake), scripted from Rust. Production code is written against Microsoft's documentation
 //! and runs against this fake, so the fake keeps Microsoft's field names, status codes and error
 //! bodies; where Microsoft does more (recurrence, ID tokens, PKCE, scope checks) the fake does less
@@ -235,6 +235,12 @@ impl FakeMicrosoft {
         state.pages.clear();
     }
 
+    /// Sets the fake's clock, by which subscription expirations are judged, to `now` (it then
+    /// runs on from there), so tests on a fixed clock can subscribe.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.state().clock_offset = now - Utc::now();
+    }
+
     /// Page size when the request sets none (default 50); `Prefer: odata.maxpagesize=N` (and
     /// `$top` for the calendar list) override it per request.
     pub fn set_page_size(&self, n: usize) {
@@ -330,6 +336,8 @@ struct Shared {
     pages: HashMap<String, DeltaPage>,
     subscriptions: Vec<StoredSubscription>,
     page_size: usize,
+    /// How far the fake's clock is from the real one (see [`FakeMicrosoft::set_now`]).
+    clock_offset: chrono::Duration,
     throttle: Throttle,
     requests: Vec<Request>,
 }
@@ -555,9 +563,14 @@ impl Shared {
             pages: HashMap::new(),
             subscriptions: Vec::new(),
             page_size: DEFAULT_PAGE_SIZE,
+            clock_offset: chrono::Duration::zero(),
             throttle: Throttle::default(),
             requests: Vec::new(),
         }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
     }
 
     fn graph_url(&self) -> String {
@@ -808,6 +821,7 @@ impl Shared {
             ("GET", ["me", "calendars", _, "calendarview", "delta"]) => {
                 self.delta(&email, path[2], request, &preferences)
             }
+            ("GET", ["me", "calendars", _, "calendarview"]) => self.calendar_view(&email, path[2], request, &preferences),
             ("POST", ["me", "calendars", _, "events"]) => match self.owned_calendar(&email, path[2]) {
                 Some(index) => self.create_event(index, body, &preferences),
                 None => item_not_found(),
@@ -1008,6 +1022,47 @@ impl Shared {
         self.delta_page(index, DeltaPage { items, offset: 0, next }, preferences)
     }
 
+    /// A plain `calendarView`: the events overlapping the window, paged with `$skip`.
+    fn calendar_view(&mut self, email: &str, calendar_id: &str, request: &Request, preferences: &Preferences) -> Response {
+        let Some(index) = self.owned_calendar(email, calendar_id) else { return item_not_found() };
+        let raw = |name: &str| param(&request.query, name);
+        let bound = |name: &str| raw(name).and_then(parse_query_time);
+        let (Some(start), Some(end)) = (bound("startDateTime"), bound("endDateTime")) else {
+            return invalid_parameter(
+                "This request requires a time window specified by the query string parameters StartDateTime and \
+                 EndDateTime.",
+            );
+        };
+        let skip = match raw("$skip").map(str::parse::<usize>) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return invalid_parameter("Invalid value for $skip."),
+        };
+        let size = preferences.max_page_size.unwrap_or(self.page_size);
+        let calendar = &self.calendars[index];
+        let mut ids: Vec<&String> =
+            calendar.events.iter().filter(|(_, e)| e.times.overlaps(start, end)).map(|(id, _)| id).collect();
+        ids.sort_by_key(|id| (calendar.events[*id].times.start, (*id).clone()));
+        let total = ids.len();
+        let zone = preferences.zone();
+        let value: Vec<Value> =
+            ids.into_iter().skip(skip).take(size).filter_map(|id| self.event_json(index, id, &zone)).collect();
+        let context = format!("{}/$metadata#Collection(event)", self.graph_url());
+        let mut body = json!({"@odata.context": context, "value": value});
+        if skip + size < total {
+            let next = format!(
+                "{}/me/calendars/{}/calendarView?startDateTime={}&endDateTime={}&$skip={}",
+                self.graph_url(),
+                percent_encode(calendar_id),
+                percent_encode(raw("startDateTime").unwrap_or_default()),
+                percent_encode(raw("endDateTime").unwrap_or_default()),
+                skip + size
+            );
+            body["@odata.nextLink"] = Value::String(next);
+        }
+        odata(StatusCode::OK, body)
+    }
+
     fn delta_page(&mut self, index: usize, page: DeltaPage, preferences: &Preferences) -> Response {
         let size = preferences.max_page_size.unwrap_or(self.page_size);
         let zone = preferences.zone();
@@ -1048,6 +1103,14 @@ impl Shared {
         }
         let Some(Value::Object(fields)) = body else { return unable_to_deserialize() };
         let fields = writable_fields(fields);
+        // A create retried with the same transactionId gets the event the first one made.
+        if let Some(transaction) = fields.get("transactionId").and_then(Value::as_str) {
+            let calendar = &self.calendars[index];
+            let earlier = calendar.events.iter().find(|(_, e)| e.fields.get("transactionId").and_then(Value::as_str) == Some(transaction));
+            if let Some(event) = earlier.map(|(id, _)| id.clone()).and_then(|id| self.event_json(index, &id, &preferences.zone())) {
+                return odata(StatusCode::CREATED, event);
+            }
+        }
         let times = match event_times(&fields) {
             Ok(times) => times,
             Err(error) => return error.into_response(),
@@ -1149,7 +1212,7 @@ impl Shared {
         let Some(notification_url) = text("notificationUrl") else { return missing("notificationUrl") };
         let Some(resource) = text("resource") else { return missing("resource") };
         let Some(expiration) = text("expirationDateTime") else { return missing("expirationDateTime") };
-        let expiration = match check_expiration(&expiration) {
+        let expiration = match check_expiration(&expiration, self.now()) {
             Ok(expiration) => expiration,
             Err(error) => return Outcome::Done(error.into_response()),
         };
@@ -1215,7 +1278,7 @@ impl Shared {
                         "Subscription property 'expirationDateTime' is required.",
                     );
                 };
-                match check_expiration(text) {
+                match check_expiration(text, self.now()) {
                     Ok(expiration) => {
                         self.subscriptions[position].subscription.expiration = expiration;
                         let subscription = self.subscriptions[position].subscription.clone();
@@ -1456,7 +1519,7 @@ fn parse_query_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A subscription's requested expiration, within Graph's limit for events.
-fn check_expiration(text: &str) -> Result<DateTime<Utc>, GraphError> {
+fn check_expiration(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, GraphError> {
     let Some(expiration) = parse_query_time(text) else {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -1464,14 +1527,14 @@ fn check_expiration(text: &str) -> Result<DateTime<Utc>, GraphError> {
             format!("Invalid 'expirationDateTime' attribute: '{text}'."),
         ));
     };
-    if expiration > Utc::now() + chrono::Duration::minutes(MAX_SUBSCRIPTION_MINUTES) {
+    if expiration > now + chrono::Duration::minutes(MAX_SUBSCRIPTION_MINUTES) {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
             "ExtensionError",
             "Subscription expiration can only be 10070 minutes in the future.",
         ));
     }
-    if expiration <= Utc::now() {
+    if expiration <= now {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
             "ExtensionError",

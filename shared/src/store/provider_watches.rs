@@ -64,6 +64,16 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a channel expired at `at`, so the next sync replaces it and the poll stops
+    /// trusting it meanwhile (the provider asked for it to be renewed, or dropped it).
+    #[tracing::instrument(skip_all)]
+    pub async fn expire_watch(&self, channel_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        // language=SQL
+        const SQL: &str = "UPDATE provider_watches SET expires_at = $2 WHERE channel_id = $1";
+        with_pool!(self, pool => sqlx::query(SQL).bind(channel_id).bind(at).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn touch_watch(&self, channel_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
         // language=SQL

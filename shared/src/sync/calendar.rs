@@ -209,7 +209,7 @@ async fn run(
         (Mode::AdvanceWindow, Some(cursor)) if cursor.window.is_some() => {
             Some(advance(provider, remote, &mut plan, cursor).await?)
         }
-        (Mode::Sync, Some(cursor)) => match provider.changes_since(remote, &cursor.token).await {
+        (Mode::Sync, Some(cursor)) => match provider.changes_since(remote, &cursor.token, plan.window).await {
             Ok(changes) if !changes.full_resync_required => {
                 plan.skipped += changes.skipped;
                 let mut resources = cursor.resources;
@@ -286,7 +286,7 @@ async fn full(
 ) -> Result<Option<CursorState>, Failure> {
     report.full_resync = true;
     let window = plan.window;
-    let token = provider.current_cursor(remote).await?;
+    let token = provider.current_cursor(remote, window).await?;
     let listing = provider.list_range(remote, window.start, window.end).await?;
     plan.skipped += listing.skipped;
     let (seen, resources) = apply_all(plan, &listing.resources).await?;

@@ -92,7 +92,7 @@ pub async fn sync_calendar_list_reporting(
             _ => state.store.upsert_calendar(&Calendar { updated_at: now, ..wanted }).await?,
         };
         if up_to_date(state, &stored.id, calendar.change_marker.as_deref()).await?
-            || (provider.has_push() && super::watch::left_to_push(state, &stored).await?)
+            || (provider.push_path().is_some() && super::watch::left_to_push(state, &stored).await?)
         {
             continue;
         }

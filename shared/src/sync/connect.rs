@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::caldav::CalDavProvider;
 use super::google::GoogleProvider;
+use super::graph::GraphProvider;
 use super::hosted::HostedProvider;
 use super::provider::{CalendarProvider, ProviderError};
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus, ProviderName};
@@ -52,7 +53,15 @@ impl From<StoreError> for Failure {
 
 /// Whether the engine has an adapter for this provider.
 pub fn handles(provider: ProviderName) -> bool {
-    matches!(provider, ProviderName::Apple | ProviderName::CalDav | ProviderName::Google | ProviderName::Hosted)
+    matches!(
+        provider,
+        ProviderName::Apple
+            | ProviderName::CalDav
+            | ProviderName::Google
+            | ProviderName::Office365
+            | ProviderName::LiveConnect
+            | ProviderName::Hosted
+    )
 }
 
 /// The adapter for a profile, with its credentials renewed when the service rotates them.
@@ -76,6 +85,12 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
             .map_err(|_| ProviderError::Permanent("the Google endpoints are not valid URLs".into()))?;
         let oauth = state.providers.google.clone();
         Box::new(GoogleProvider::new(&google.api_url, platform, oauth, credentials, default_tz, state.clock.now())?)
+    } else if matches!(profile.provider, ProviderName::Office365 | ProviderName::LiveConnect) {
+        let microsoft = &state.config.microsoft;
+        let platform = IdentityPlatform::at(PlatformKind::Microsoft, &microsoft.authorize_url, &microsoft.token_url)
+            .map_err(|_| ProviderError::Permanent("the Microsoft endpoints are not valid URLs".into()))?;
+        let oauth = state.providers.microsoft.clone();
+        Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?)
     } else {
         let Some(server_url) = profile.server_url.as_deref() else {
             return Err(ProviderError::Permanent("the profile has no server URL".into()).into());

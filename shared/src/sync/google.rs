@@ -26,6 +26,7 @@ use chrono_tz::Tz;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::window::SyncWindow;
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
     Written,
@@ -33,13 +34,14 @@ use super::provider::{
 use crate::crypto::Credentials;
 use crate::domain::EventTime;
 use crate::ical::{Component, parse_resource};
+use super::session::OAuthSession;
 use crate::providers::{
     OAuthClient,
     google::{
         client::{GoogleClient, GoogleError},
         event,
     },
-    oauth::{IdentityPlatform, needs_refresh},
+    oauth::IdentityPlatform,
 };
 
 /// Items per page: Google's maximum, so a calendar is read in as few requests as possible.
@@ -52,11 +54,8 @@ const WATCH_TTL_SECONDS: i64 = 7 * 24 * 3600;
 pub struct GoogleProvider {
     client: Mutex<GoogleClient>,
     api_url: String,
-    platform: IdentityPlatform,
-    oauth: Option<OAuthClient>,
-    credentials: Mutex<Credentials>,
+    session: OAuthSession,
     default_tz: Tz,
-    now: DateTime<Utc>,
     /// Every event of a calendar as the last full listing returned it, so the listing that
     /// yields a cursor also serves the window fill that follows it.
     listed: Mutex<BTreeMap<String, Vec<Value>>>,
@@ -73,18 +72,13 @@ impl GoogleProvider {
         default_tz: Tz,
         now: DateTime<Utc>,
     ) -> Result<Self, ProviderError> {
-        let Credentials::OauthTokenSet { access_token, .. } = &credentials else {
-            return Err(ProviderError::Permanent("the profile's credentials are not an OAuth token set".into()));
-        };
-        let client = GoogleClient::new(api_url, access_token).map_err(classify)?;
+        let session = OAuthSession::new(platform, oauth, credentials, now)?;
+        let client = GoogleClient::new(api_url, &session.access_token()).map_err(classify)?;
         Ok(Self {
             client: Mutex::new(client),
             api_url: api_url.to_owned(),
-            platform,
-            oauth,
-            credentials: Mutex::new(credentials),
+            session,
             default_tz,
-            now,
             listed: Mutex::new(BTreeMap::new()),
             earlier_requests: Mutex::new(0),
         })
@@ -162,7 +156,12 @@ impl GoogleProvider {
             }
             match event::read_series(&events, self.default_tz) {
                 Ok(parsed) => {
-                    resources.push(RemoteResource { remote_id: resource_id(calendar, &id), etag, series: parsed })
+                    resources.push(RemoteResource {
+                    remote_id: resource_id(calendar, &id),
+                    etag,
+                    series: parsed,
+                    master_id: None,
+                })
                 }
                 Err(error) => {
                     skipped += 1;
@@ -311,29 +310,11 @@ fn google_event(id: &str, component: &Component) -> Value {
 #[async_trait]
 impl CalendarProvider for GoogleProvider {
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
-        let current =
-            self.credentials.lock().map(|c| c.clone()).map_err(|_| ProviderError::Permanent("lock".into()))?;
-        if !needs_refresh(&current, self.now) {
-            return Ok(None);
-        }
-        let Some(oauth) = &self.oauth else {
-            return Err(ProviderError::Permanent("no Google OAuth client is configured".into()));
-        };
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|_| ProviderError::Permanent("the HTTP client could not be built".into()))?;
-        let renewed = self.platform.refresh(&http, oauth, &current, self.now).await?;
-        let Credentials::OauthTokenSet { access_token, .. } = &renewed else {
-            return Err(ProviderError::Permanent("the refresh did not give a token set".into()));
-        };
-        let client = GoogleClient::new(&self.api_url, access_token).map_err(classify)?;
+        let Some(renewed) = self.session.renew().await? else { return Ok(None) };
+        let client = GoogleClient::new(&self.api_url, &self.session.access_token()).map_err(classify)?;
         if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
             *earlier += slot.requests_sent();
             *slot = client;
-        }
-        if let Ok(mut stored) = self.credentials.lock() {
-            *stored = renewed.clone();
         }
         Ok(Some(renewed))
     }
@@ -366,12 +347,12 @@ impl CalendarProvider for GoogleProvider {
         earlier + self.client().requests_sent()
     }
 
-    async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError> {
+    async fn current_cursor(&self, calendar: &str, _window: SyncWindow) -> Result<Option<String>, ProviderError> {
         let (_, token) = self.full_listing(calendar).await?;
         Ok(token)
     }
 
-    async fn changes_since(&self, calendar: &str, cursor: &str) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(&self, calendar: &str, cursor: &str, _window: SyncWindow) -> Result<ChangeSet, ProviderError> {
         let query = [("syncToken", cursor), ("showDeleted", "true"), ("singleEvents", "false"), ("maxResults", PAGE)];
         let (mut items, token) = match self.list_all(&["calendars", calendar, "events"], &query).await {
             Ok(listing) => listing,
@@ -428,6 +409,7 @@ impl CalendarProvider for GoogleProvider {
         &self,
         calendar: &str,
         name: &str,
+        _known_id: Option<&str>,
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError> {
@@ -452,7 +434,7 @@ impl CalendarProvider for GoogleProvider {
         Ok(Written { remote_id: resource_id(calendar, &id), etag: answer["etag"].as_str().map(str::to_owned) })
     }
 
-    async fn version_of(&self, calendar: &str, name: &str) -> Result<Option<String>, ProviderError> {
+    async fn version_of(&self, calendar: &str, name: &str, _known_id: Option<&str>) -> Result<Option<String>, ProviderError> {
         let client = self.client();
         let url = client.url(&["calendars", calendar, "events", &event_id_for(name)], &[]);
         match client.send(Method::GET, url, None, None).await {
@@ -462,8 +444,8 @@ impl CalendarProvider for GoogleProvider {
         }
     }
 
-    fn has_push(&self) -> bool {
-        true
+    fn push_path(&self) -> Option<&'static str> {
+        Some(super::watch::GOOGLE_PUSH_PATH)
     }
 
     async fn watch(

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::window::SyncWindow;
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, Written,
 };
@@ -61,11 +62,11 @@ impl CalendarProvider for HostedProvider {
         0
     }
 
-    async fn current_cursor(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {
+    async fn current_cursor(&self, _calendar: &str, _window: SyncWindow) -> Result<Option<String>, ProviderError> {
         Ok(Some(MARKER.to_owned()))
     }
 
-    async fn changes_since(&self, _calendar: &str, _cursor: &str) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(&self, _calendar: &str, _cursor: &str, _window: SyncWindow) -> Result<ChangeSet, ProviderError> {
         Ok(ChangeSet { cursor: Some(MARKER.to_owned()), ..ChangeSet::default() })
     }
 
@@ -83,13 +84,14 @@ impl CalendarProvider for HostedProvider {
         &self,
         _calendar: &str,
         name: &str,
+        _known_id: Option<&str>,
         _ics: &str,
         _expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError> {
         Ok(Written { remote_id: name.to_owned(), etag: None })
     }
 
-    async fn version_of(&self, _calendar: &str, _name: &str) -> Result<Option<String>, ProviderError> {
+    async fn version_of(&self, _calendar: &str, _name: &str, _known_id: Option<&str>) -> Result<Option<String>, ProviderError> {
         Ok(None)
     }
 

@@ -15,11 +15,13 @@ pub mod calendar;
 pub mod calendar_list;
 mod connect;
 pub mod google;
+pub mod graph;
 pub mod hosted;
 mod plan;
 pub mod provider;
 pub mod push;
 pub mod schedule;
+mod session;
 pub mod watch;
 pub mod window;
 

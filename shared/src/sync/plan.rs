@@ -5,8 +5,9 @@
 //! [`SyncCommit`] that the store applies in one transaction together with the new cursor.
 //!
 //! Resources that hold the calendar's partner events (written there by a push) are recognised by
-//! their iCalendar UID and never imported as third-party events; only their new version is kept,
-//! and their removal on the server deletes the partner event.
+//! their iCalendar UID, or by the id the push recorded where the service chooses ids and keeps
+//! no UID of ours (Graph), and never imported as third-party events; only their new version is
+//! kept, and their removal on the server deletes the partner event.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +28,8 @@ pub(super) struct Plan<'a> {
     pub(super) window: SyncWindow,
     /// The calendar's partner events by iCalendar UID.
     partners: HashMap<String, PartnerCopy>,
+    /// The iCalendar UIDs of partner events by the provider id their push recorded.
+    partner_ids: HashMap<String, String>,
     commit: SyncCommit,
     /// Provider ids planned for upsert, which no tombstone may hit.
     upserted: HashSet<String>,
@@ -47,7 +50,10 @@ impl<'a> Plan<'a> {
         window: SyncWindow,
     ) -> Result<Self, StoreError> {
         let partners = state.store.partner_copies(&calendar.id).await?;
+        let partner_ids =
+            partners.iter().filter_map(|p| Some((p.provider_id.clone()?, p.ical_uid.clone()))).collect();
         Ok(Plan {
+            partner_ids,
             state,
             calendar,
             profile,
@@ -81,11 +87,16 @@ impl<'a> Plan<'a> {
     /// Returns the occurrence ids planned.
     pub(super) async fn apply(&mut self, resource: &RemoteResource) -> Result<HashSet<String>, StoreError> {
         let series = &resource.series;
-        if let Some(partner) = self.partners.get(&series.uid) {
+        let written = self.partner_of(&series.uid).or_else(|| self.partner_of(&resource.remote_id));
+        if let Some(partner) = written {
             // The resource a push wrote: keep its version for the next conditional write.
             if !partner.deleted && partner.etag != resource.etag {
                 self.commit.partner_etags.push((partner.uid.clone(), resource.etag.clone()));
             }
+            return Ok(HashSet::new());
+        }
+        if resource.master_id.as_deref().and_then(|id| self.partner_of(id)).is_some() {
+            // An instance of a series a push wrote: part of the partner event, not imported.
             return Ok(HashSet::new());
         }
         let expansion = expand(series, self.window.start, self.window.end);
@@ -107,10 +118,10 @@ impl<'a> Plan<'a> {
     /// Plans the removal of everything resource `uid` held: the cached events of a third-party
     /// series, or the partner event whose resource was deleted on the server.
     pub(super) async fn remove(&mut self, uid: &str) -> Result<(), StoreError> {
-        if let Some(partner) = self.partners.get(uid) {
+        if let Some(partner) = self.partner_of(uid).cloned() {
             if !partner.deleted && self.tombstoned.insert(partner.uid.clone()) {
-                self.commit.partner_removals.push(partner.uid.clone());
-                self.managed_by.insert(partner.application_id.clone());
+                self.commit.partner_removals.push(partner.uid);
+                self.managed_by.insert(partner.application_id);
             }
             return Ok(());
         }
@@ -131,6 +142,12 @@ impl<'a> Plan<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The partner event whose iCalendar UID, or recorded provider id, is `key`.
+    fn partner_of(&self, key: &str) -> Option<&PartnerCopy> {
+        let uid = self.partner_ids.get(key).map_or(key, String::as_str);
+        self.partners.get(uid)
     }
 
     fn tombstone(&mut self, event: EventUid, provider_id: String) {

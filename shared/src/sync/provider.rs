@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::ical::Series;
 
@@ -41,6 +42,9 @@ pub struct RemoteResource {
     pub remote_id: String,
     pub etag: Option<String>,
     pub series: Series,
+    /// For a service that hands out expanded instances (Graph), the id of the series the
+    /// instance belongs to; a partner event written as a series is recognised by it.
+    pub master_id: Option<String>,
 }
 
 /// What changed in a calendar since a cursor.
@@ -121,12 +125,14 @@ pub trait CalendarProvider: Send + Sync {
     /// How many requests this adapter has sent to the service, for sync reports.
     fn requests_sent(&self) -> u64;
 
-    /// A cursor for the calendar's current state, taken before a full listing so that changes
-    /// made while listing are picked up by the next `changes_since`.
-    async fn current_cursor(&self, calendar: &str) -> Result<Option<String>, ProviderError>;
+    /// A cursor for the calendar's current state, taken before a full listing of `window` so
+    /// that changes made while listing are picked up by the next `changes_since`. (A service
+    /// whose change feed is bounded to a range of time, like Graph's, bounds it from `window`.)
+    async fn current_cursor(&self, calendar: &str, window: SyncWindow) -> Result<Option<String>, ProviderError>;
 
-    /// What changed since `cursor`.
-    async fn changes_since(&self, calendar: &str, cursor: &str) -> Result<ChangeSet, ProviderError>;
+    /// What changed since `cursor`; `window` is the sync window now, which a range-bounded feed
+    /// that no longer covers it answers with `full_resync_required`.
+    async fn changes_since(&self, calendar: &str, cursor: &str, window: SyncWindow) -> Result<ChangeSet, ProviderError>;
 
     /// The resources with an instance overlapping `[start, end)`.
     async fn list_range(
@@ -138,31 +144,40 @@ pub trait CalendarProvider: Send + Sync {
 
     /// Stores `ics` as the resource `name` of the calendar: only if none exists when
     /// `expected_etag` is `None`, else only if it still has that version (`Conflict` otherwise).
+    /// `known_id` is the id an earlier write of this resource returned, for services that choose
+    /// ids themselves (Graph); services that name resources after `name` ignore it.
     async fn write(
         &self,
         calendar: &str,
         name: &str,
+        known_id: Option<&str>,
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError>;
 
-    /// The current version of the resource `name` of the calendar (the one `write` would store
-    /// to), `None` when there is none: what a conflicting write needs to try again.
-    async fn version_of(&self, calendar: &str, name: &str) -> Result<Option<String>, ProviderError>;
+    /// The current version of the resource `name` (known at the service as `known_id`, when an
+    /// earlier write returned one) of the calendar, `None` when there is none: what a
+    /// conflicting write needs to try again.
+    async fn version_of(
+        &self,
+        calendar: &str,
+        name: &str,
+        known_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError>;
 
     /// Deletes a resource, only if it still has `expected_etag` when one is given. A resource
     /// that is already gone counts as deleted.
     async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError>;
 
-    /// Whether the service can push changes (`watch`); without it the engine neither opens
-    /// channels nor looks for them.
-    fn has_push(&self) -> bool {
-        false
+    /// Where under calsync's public URL the service delivers push notifications, when it can
+    /// push changes (`watch`); without it the engine neither opens channels nor looks for them.
+    fn push_path(&self) -> Option<&'static str> {
+        None
     }
 
-    /// Asks the service to call `address` when the calendar changes, naming the channel
-    /// `channel_id` and echoing `token`; `None` when the service has no push (CalDAV), which
-    /// leaves the calendar to the periodic poll.
+    /// Asks the service to call `address` (calsync's URL of `push_path`) when the calendar
+    /// changes, naming the channel `channel_id` and echoing `token`; `None` when the service has
+    /// no push (CalDAV), which leaves the calendar to the periodic poll.
     async fn watch(
         &self,
         _calendar: &str,

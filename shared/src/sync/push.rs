@@ -102,10 +102,11 @@ async fn write(
     let ics = to_ics(&EventUpsert::from(event), &ical_uid, state.clock.now());
     // A resource this event never had is created; a known one is updated under its version.
     let expected = event.provider_id.as_ref().and(event.etag.as_deref());
-    let written = match provider.write(calendar, &name, &ics, expected).await {
+    let known = event.provider_id.as_deref();
+    let written = match provider.write(calendar, &name, known, &ics, expected).await {
         Err(ProviderError::Conflict) => {
-            let current = provider.version_of(calendar, &name).await?;
-            provider.write(calendar, &name, &ics, current.as_deref()).await?
+            let current = provider.version_of(calendar, &name, known).await?;
+            provider.write(calendar, &name, known, &ics, current.as_deref()).await?
         }
         other => other?,
     };

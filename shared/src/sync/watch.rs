@@ -1,7 +1,10 @@
-//! Push channels for calendars whose service has push (Google `events.watch`): one is opened
-//! after a calendar syncs, renewed when less than a day of its life is left (the new channel
-//! overlaps the old, which is then stopped), and answered by `POST /push/google`, which queues a
-//! sync of the calendar. Push is only a hint (providers.md §1.4): the periodic calendar-list poll
+//! Push channels for calendars whose service has push (Google `events.watch`, Graph
+//! subscriptions): one is opened after a calendar syncs, renewed when less than a day of its life
+//! is left (the new channel overlaps the old, which is then stopped), and answered by
+//! `POST /push/google` or `POST /push/microsoft/{channel}`, which queue a sync of the calendar.
+//! Graph's lifecycle notifications (`/push/microsoft/{channel}/lifecycle`) that ask for
+//! reauthorization or report the subscription removed expire the channel, so the sync they
+//! queue replaces it. Push is only a hint (providers.md §1.4): the periodic calendar-list poll
 //! still syncs a watched calendar when its last sync is an hour old.
 
 use chrono::Duration;
@@ -16,6 +19,9 @@ use crate::store::{ProviderWatch, StoreError};
 
 /// Where providers deliver push notifications.
 pub const GOOGLE_PUSH_PATH: &str = "/push/google";
+/// Where Graph delivers change notifications (`/{channel}`) and lifecycle notifications
+/// (`/{channel}/lifecycle`).
+pub const MICROSOFT_PUSH_PATH: &str = "/push/microsoft";
 /// A channel with less life than this left is replaced.
 pub const RENEW_BEFORE: Duration = Duration::hours(24);
 /// A watched calendar not synced for this long is synced by the poll anyway.
@@ -24,10 +30,8 @@ pub const SAFETY_POLL: Duration = Duration::hours(1);
 /// Opens or renews the calendar's channel; failures are logged and left to the next sync, since
 /// the poll covers a calendar without push.
 pub(super) async fn ensure(state: &AppState, provider: &dyn CalendarProvider, calendar: &Calendar) {
-    if !provider.has_push() {
-        return;
-    }
-    if let Err(e) = ensure_inner(state, provider, calendar).await {
+    let Some(path) = provider.push_path() else { return };
+    if let Err(e) = ensure_inner(state, provider, calendar, path).await {
         tracing::warn!(calendar_id = %calendar.id, error.message = %e, "the calendar's push channel could not be opened");
     }
 }
@@ -36,6 +40,7 @@ async fn ensure_inner(
     state: &AppState,
     provider: &dyn CalendarProvider,
     calendar: &Calendar,
+    path: &str,
 ) -> Result<(), anyhow::Error> {
     let now = state.clock.now();
     let existing = state.store.watches_of_calendar(&calendar.id).await?;
@@ -44,7 +49,7 @@ async fn ensure_inner(
     }
     let channel_id = random_token(40);
     let token = random_token(40);
-    let address = format!("{}{GOOGLE_PUSH_PATH}", state.config.public_url);
+    let address = format!("{}{path}", state.config.public_url);
     let Some(opened) = provider.watch(&calendar.provider_calendar_id, &address, &channel_id, &token).await? else {
         return Ok(());
     };
@@ -94,7 +99,7 @@ pub enum Pushed {
     Refused,
 }
 
-/// Handles one notification: channel id, the token it echoes, and Google's resource state.
+/// Handles one Google notification: channel id, the token it echoes, and Google's resource state.
 pub async fn notified(
     state: &AppState,
     channel_id: &str,
@@ -110,8 +115,61 @@ pub async fn notified(
     if resource_state == "sync" {
         return Ok(Pushed::Ignored);
     }
-    state.store.touch_watch(channel_id, state.clock.now()).await?;
-    let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: watch.calendar_id })?;
+    queue_sync(state, &watch).await
+}
+
+/// What a Graph lifecycle notification asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The subscription needs new authorization or it stops: replace it now.
+    ReauthorizationRequired,
+    /// Graph dropped the subscription: open a new one and catch up on what was missed.
+    SubscriptionRemoved,
+    /// Notifications were lost: catch up.
+    Missed,
+}
+
+impl Lifecycle {
+    pub fn parse(event: &str) -> Option<Self> {
+        match event {
+            "reauthorizationRequired" => Some(Self::ReauthorizationRequired),
+            "subscriptionRemoved" => Some(Self::SubscriptionRemoved),
+            "missed" => Some(Self::Missed),
+            _ => None,
+        }
+    }
+}
+
+/// Handles one item of a Graph notification delivered to the channel's URL: the subscription it
+/// names must be the channel's, and its `clientState` the channel's token. A change queues a
+/// sync; a lifecycle event also marks the subscription for replacement when Graph asks for that
+/// or dropped it, so the sync opens a new one (the delta feed covers whatever was missed).
+pub async fn graph_notified(
+    state: &AppState,
+    channel_id: &str,
+    subscription_id: &str,
+    client_state: Option<&str>,
+    lifecycle: Option<Lifecycle>,
+) -> Result<Pushed, anyhow::Error> {
+    let Some(watch) = state.store.watch_by_channel(channel_id).await? else {
+        return Ok(Pushed::Ignored);
+    };
+    if !client_state.is_some_and(|t| constant_time_eq(&token_hash(t), &watch.token_hash)) {
+        return Ok(Pushed::Refused);
+    }
+    if !constant_time_eq(subscription_id, &watch.resource_id) {
+        // A subscription this channel replaced, still delivering until it is deleted.
+        return Ok(Pushed::Ignored);
+    }
+    if matches!(lifecycle, Some(Lifecycle::ReauthorizationRequired | Lifecycle::SubscriptionRemoved)) {
+        state.store.expire_watch(channel_id, state.clock.now()).await?;
+    }
+    queue_sync(state, &watch).await
+}
+
+async fn queue_sync(state: &AppState, watch: &ProviderWatch) -> Result<Pushed, anyhow::Error> {
+    state.store.touch_watch(&watch.channel_id, state.clock.now()).await?;
+    let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: watch.calendar_id.clone() })?;
     state.queue.send(QueueName::Sync, job, None).await?;
     Ok(Pushed::Queued)
 }

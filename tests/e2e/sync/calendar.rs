@@ -341,15 +341,15 @@ async fn the_caldav_provider_writes_conditionally_and_deletes(server: Server) {
     let provider =
         CalDavProvider::new(&endpoint.url, &credentials, Policy::local(), chrono_tz::UTC).expect("a provider");
     let first = event("sync-write", "Written", "20260504T090000Z", "20260504T093000Z");
-    let written = provider.write(&href, "sync-write.ics", &first, None).await.expect("create");
+    let written = provider.write(&href, "sync-write.ics", None, &first, None).await.expect("create");
     assert_eq!(written.remote_id, format!("{href}sync-write.ics"));
-    assert_eq!(provider.write(&href, "sync-write.ics", &first, None).await, Err(ProviderError::Conflict));
+    assert_eq!(provider.write(&href, "sync-write.ics", None, &first, None).await, Err(ProviderError::Conflict));
 
     let renamed = event("sync-write", "Rewritten", "20260504T090000Z", "20260504T093000Z");
     let stale = Some("\"not-the-etag\"");
-    assert_eq!(provider.write(&href, "sync-write.ics", &renamed, stale).await, Err(ProviderError::Conflict));
+    assert_eq!(provider.write(&href, "sync-write.ics", None, &renamed, stale).await, Err(ProviderError::Conflict));
     let etag = etag_of(&client, &href, &written.remote_id).await;
-    provider.write(&href, "sync-write.ics", &renamed, Some(&etag)).await.expect("update");
+    provider.write(&href, "sync-write.ics", None, &renamed, Some(&etag)).await.expect("update");
 
     let start = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z").unwrap().with_timezone(&Utc);
     let listing = provider.list_range(&href, start, start + Duration::days(31)).await.expect("list");
