@@ -821,7 +821,9 @@ impl Shared {
             ("GET", ["me", "calendars", _, "calendarview", "delta"]) => {
                 self.delta(&email, path[2], request, &preferences)
             }
-            ("GET", ["me", "calendars", _, "calendarview"]) => self.calendar_view(&email, path[2], request, &preferences),
+            ("GET", ["me", "calendars", _, "calendarview"]) => {
+                self.calendar_view(&email, path[2], request, &preferences)
+            }
             ("POST", ["me", "calendars", _, "events"]) => match self.owned_calendar(&email, path[2]) {
                 Some(index) => self.create_event(index, body, &preferences),
                 None => item_not_found(),
@@ -1023,7 +1025,13 @@ impl Shared {
     }
 
     /// A plain `calendarView`: the events overlapping the window, paged with `$skip`.
-    fn calendar_view(&mut self, email: &str, calendar_id: &str, request: &Request, preferences: &Preferences) -> Response {
+    fn calendar_view(
+        &mut self,
+        email: &str,
+        calendar_id: &str,
+        request: &Request,
+        preferences: &Preferences,
+    ) -> Response {
         let Some(index) = self.owned_calendar(email, calendar_id) else { return item_not_found() };
         let raw = |name: &str| param(&request.query, name);
         let bound = |name: &str| raw(name).and_then(parse_query_time);
@@ -1106,8 +1114,13 @@ impl Shared {
         // A create retried with the same transactionId gets the event the first one made.
         if let Some(transaction) = fields.get("transactionId").and_then(Value::as_str) {
             let calendar = &self.calendars[index];
-            let earlier = calendar.events.iter().find(|(_, e)| e.fields.get("transactionId").and_then(Value::as_str) == Some(transaction));
-            if let Some(event) = earlier.map(|(id, _)| id.clone()).and_then(|id| self.event_json(index, &id, &preferences.zone())) {
+            let earlier = calendar
+                .events
+                .iter()
+                .find(|(_, e)| e.fields.get("transactionId").and_then(Value::as_str) == Some(transaction));
+            if let Some(event) =
+                earlier.map(|(id, _)| id.clone()).and_then(|id| self.event_json(index, &id, &preferences.zone()))
+            {
                 return odata(StatusCode::CREATED, event);
             }
         }

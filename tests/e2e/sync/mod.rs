@@ -206,6 +206,7 @@ mod connect;
 mod google;
 mod hosted;
 mod hostile;
+mod microsoft;
 mod push;
 mod window;
 
