@@ -376,19 +376,15 @@ impl Config {
             token_url: endpoint("CALSYNC_GOOGLE_TOKEN_URL", defaults.token_url)?,
             api_url: endpoint("CALSYNC_GOOGLE_API_URL", defaults.api_url)?,
         };
-        let google_client = local_client(
-            mode,
-            var(&lookup, "CALSYNC_GOOGLE_CLIENT_ID"),
-            var(&lookup, "CALSYNC_GOOGLE_CLIENT_SECRET"),
-        )?;
+        let google_client =
+            local_client(mode, var(&lookup, "CALSYNC_GOOGLE_CLIENT_ID"), var(&lookup, "CALSYNC_GOOGLE_CLIENT_SECRET"))?;
         let defaults = MicrosoftEndpoints::default();
         let microsoft = MicrosoftEndpoints {
             authorize_url: endpoint("CALSYNC_MICROSOFT_AUTHORIZE_URL", defaults.authorize_url)?,
             token_url: endpoint("CALSYNC_MICROSOFT_TOKEN_URL", defaults.token_url)?,
             graph_url: endpoint("CALSYNC_MICROSOFT_GRAPH_URL", defaults.graph_url)?,
         };
-        let microsoft_client =
-            local_client(
+        let microsoft_client = local_client(
             mode,
             var(&lookup, "CALSYNC_MICROSOFT_CLIENT_ID"),
             var(&lookup, "CALSYNC_MICROSOFT_CLIENT_SECRET"),

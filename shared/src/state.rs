@@ -79,7 +79,9 @@ impl AppState {
                 let raw = secret("provider", id).await?;
                 ProviderClients::from_json(&raw).context("parsing the provider secret")?
             }
-            None => ProviderClients { google: config.google_client.clone(), microsoft: config.microsoft_client.clone() },
+            None => {
+                ProviderClients { google: config.google_client.clone(), microsoft: config.microsoft_client.clone() }
+            }
         };
 
         let queue: Arc<dyn Queue> = match &config.queue {

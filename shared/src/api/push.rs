@@ -111,5 +111,9 @@ async fn graph(
             }
         }
     }
-    if accepted || items.is_empty() { StatusCode::ACCEPTED.into_response() } else { StatusCode::UNAUTHORIZED.into_response() }
+    if accepted || items.is_empty() {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
 }

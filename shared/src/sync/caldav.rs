@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::window::SyncWindow;
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
 };
+use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::ical::parse_resource;
 use crate::providers::caldav::{
@@ -52,7 +52,12 @@ impl CalDavProvider {
         let mut skipped = 0;
         for resource in resources {
             match parse_resource(&resource.ics, self.default_tz) {
-                Ok(series) => parsed.push(RemoteResource { remote_id: resource.href, etag: resource.etag, series, master_id: None }),
+                Ok(series) => parsed.push(RemoteResource {
+                    remote_id: resource.href,
+                    etag: resource.etag,
+                    series,
+                    master_id: None,
+                }),
                 Err(error) => {
                     skipped += 1;
                     // The reason and the resource's id, never its content.
@@ -143,7 +148,12 @@ impl CalendarProvider for CalDavProvider {
         Ok(Some(result.new_token))
     }
 
-    async fn changes_since(&self, calendar: &str, cursor: &str, _window: SyncWindow) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(
+        &self,
+        calendar: &str,
+        cursor: &str,
+        _window: SyncWindow,
+    ) -> Result<ChangeSet, ProviderError> {
         let result = self.client.sync_collection(calendar, Some(cursor)).await.map_err(classify)?;
         let hrefs: Vec<String> = result.changed.into_iter().map(|(href, _)| href).collect();
         let fetched = self.client.multiget(calendar, &hrefs).await.map_err(classify)?;
@@ -181,7 +191,12 @@ impl CalendarProvider for CalDavProvider {
         Ok(Written { remote_id: outcome.href, etag: outcome.etag })
     }
 
-    async fn version_of(&self, calendar: &str, name: &str, _known_id: Option<&str>) -> Result<Option<String>, ProviderError> {
+    async fn version_of(
+        &self,
+        calendar: &str,
+        name: &str,
+        _known_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
         let href = self.client.member_href(calendar, name).map_err(classify)?;
         let fetched = self.client.multiget(calendar, &[href]).await.map_err(classify)?;
         Ok(fetched.resources.into_iter().next().and_then(|r| r.etag))

@@ -26,15 +26,15 @@ use chrono_tz::Tz;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::window::SyncWindow;
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
     Written,
 };
+use super::session::OAuthSession;
+use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::domain::EventTime;
 use crate::ical::{Component, parse_resource};
-use super::session::OAuthSession;
 use crate::providers::{
     OAuthClient,
     google::{
@@ -155,14 +155,12 @@ impl GoogleProvider {
                 }
             }
             match event::read_series(&events, self.default_tz) {
-                Ok(parsed) => {
-                    resources.push(RemoteResource {
+                Ok(parsed) => resources.push(RemoteResource {
                     remote_id: resource_id(calendar, &id),
                     etag,
                     series: parsed,
                     master_id: None,
-                })
-                }
+                }),
                 Err(error) => {
                     skipped += 1;
                     tracing::warn!(event_id = %id, %error, "a Google event could not be read and was skipped");
@@ -352,7 +350,12 @@ impl CalendarProvider for GoogleProvider {
         Ok(token)
     }
 
-    async fn changes_since(&self, calendar: &str, cursor: &str, _window: SyncWindow) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(
+        &self,
+        calendar: &str,
+        cursor: &str,
+        _window: SyncWindow,
+    ) -> Result<ChangeSet, ProviderError> {
         let query = [("syncToken", cursor), ("showDeleted", "true"), ("singleEvents", "false"), ("maxResults", PAGE)];
         let (mut items, token) = match self.list_all(&["calendars", calendar, "events"], &query).await {
             Ok(listing) => listing,
@@ -434,7 +437,12 @@ impl CalendarProvider for GoogleProvider {
         Ok(Written { remote_id: resource_id(calendar, &id), etag: answer["etag"].as_str().map(str::to_owned) })
     }
 
-    async fn version_of(&self, calendar: &str, name: &str, _known_id: Option<&str>) -> Result<Option<String>, ProviderError> {
+    async fn version_of(
+        &self,
+        calendar: &str,
+        name: &str,
+        _known_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
         let client = self.client();
         let url = client.url(&["calendars", calendar, "events", &event_id_for(name)], &[]);
         match client.send(Method::GET, url, None, None).await {

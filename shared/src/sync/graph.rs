@@ -210,7 +210,9 @@ fn classify(error: GraphError) -> ProviderError {
 /// are accepted), midnight for all-day dates.
 fn graph_time(time: &EventTime) -> Value {
     match time {
-        EventTime::Date(day) => json!({ "dateTime": format!("{}T00:00:00", day.format("%Y-%m-%d")), "timeZone": "UTC" }),
+        EventTime::Date(day) => {
+            json!({ "dateTime": format!("{}T00:00:00", day.format("%Y-%m-%d")), "timeZone": "UTC" })
+        }
         EventTime::Instant { at, tzid: Some(zone) } => {
             json!({ "dateTime": at.with_timezone(zone).format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": zone.name() })
         }
@@ -272,7 +274,8 @@ fn patterned_recurrence(rule: &str, start: &EventTime) -> Result<Value, Provider
             json!({"type": "numbered", "startDate": start_date, "numberOfOccurrences": n, "recurrenceTimeZone": zone})
         }
         (None, Some(until)) => {
-            let day = chrono::NaiveDate::parse_from_str(until.get(..8).unwrap_or(""), "%Y%m%d").map_err(|_| unsupported())?;
+            let day =
+                chrono::NaiveDate::parse_from_str(until.get(..8).unwrap_or(""), "%Y%m%d").map_err(|_| unsupported())?;
             json!({"type": "endDate", "startDate": start_date, "endDate": day.format("%Y-%m-%d").to_string(), "recurrenceTimeZone": zone})
         }
         (None, None) => json!({"type": "noEnd", "startDate": start_date, "recurrenceTimeZone": zone}),
@@ -284,7 +287,9 @@ fn patterned_recurrence(rule: &str, start: &EventTime) -> Result<Value, Provider
 /// The Graph event for a component calsync writes.
 fn graph_event(component: &Component) -> Result<Value, ProviderError> {
     if !component.exdates.is_empty() || !component.rdates.is_empty() {
-        return Err(ProviderError::Permanent("the event's excluded or extra dates cannot be written to Microsoft".into()));
+        return Err(ProviderError::Permanent(
+            "the event's excluded or extra dates cannot be written to Microsoft".into(),
+        ));
     }
     let all_day = matches!(component.start, EventTime::Date(_));
     let mut event = json!({
@@ -356,13 +361,21 @@ impl CalendarProvider for GraphProvider {
             listed.insert(calendar.to_owned(), changed);
         }
         let Some(link) = link else {
-            return Err(ProviderError::Transient { retry_after: None, reason: "a Graph delta round ended without a delta link".into() });
+            return Err(ProviderError::Transient {
+                retry_after: None,
+                reason: "a Graph delta round ended without a delta link".into(),
+            });
         };
         let cursor = DeltaCursor { link, start, end };
         serde_json::to_string(&cursor).map(Some).map_err(|_| ProviderError::Permanent("cursor".into()))
     }
 
-    async fn changes_since(&self, _calendar: &str, cursor: &str, window: SyncWindow) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(
+        &self,
+        _calendar: &str,
+        cursor: &str,
+        window: SyncWindow,
+    ) -> Result<ChangeSet, ProviderError> {
         let resync = || Ok(ChangeSet { full_resync_required: true, ..ChangeSet::default() });
         let Ok(cursor) = serde_json::from_str::<DeltaCursor>(cursor) else { return resync() };
         if window.start < cursor.start || window.end + REBASELINE_MARGIN > cursor.end {
@@ -399,7 +412,8 @@ impl CalendarProvider for GraphProvider {
                 let client = self.client();
                 let query = [("startDateTime", query_time(start)), ("endDateTime", query_time(end))];
                 let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let (items, _) = self.follow(client.url(&["me", "calendars", calendar, "calendarView"], &query)).await?;
+                let (items, _) =
+                    self.follow(client.url(&["me", "calendars", calendar, "calendarView"], &query)).await?;
                 fold(items).0
             }
         };
@@ -490,9 +504,12 @@ impl CalendarProvider for GraphProvider {
             "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "clientState": token,
         });
-        let answer =
-            client.send(Method::POST, client.url(&["subscriptions"], &[]), Some(&body), None).await.map_err(classify)?;
-        let id = answer["id"].as_str().ok_or_else(|| ProviderError::Permanent("a subscription without an id".into()))?;
+        let answer = client
+            .send(Method::POST, client.url(&["subscriptions"], &[]), Some(&body), None)
+            .await
+            .map_err(classify)?;
+        let id =
+            answer["id"].as_str().ok_or_else(|| ProviderError::Permanent("a subscription without an id".into()))?;
         let granted = answer["expirationDateTime"]
             .as_str()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())

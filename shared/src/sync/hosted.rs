@@ -8,10 +8,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::window::SyncWindow;
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, Written,
 };
+use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::domain::Calendar;
 
@@ -66,7 +66,12 @@ impl CalendarProvider for HostedProvider {
         Ok(Some(MARKER.to_owned()))
     }
 
-    async fn changes_since(&self, _calendar: &str, _cursor: &str, _window: SyncWindow) -> Result<ChangeSet, ProviderError> {
+    async fn changes_since(
+        &self,
+        _calendar: &str,
+        _cursor: &str,
+        _window: SyncWindow,
+    ) -> Result<ChangeSet, ProviderError> {
         Ok(ChangeSet { cursor: Some(MARKER.to_owned()), ..ChangeSet::default() })
     }
 
@@ -91,7 +96,12 @@ impl CalendarProvider for HostedProvider {
         Ok(Written { remote_id: name.to_owned(), etag: None })
     }
 
-    async fn version_of(&self, _calendar: &str, _name: &str, _known_id: Option<&str>) -> Result<Option<String>, ProviderError> {
+    async fn version_of(
+        &self,
+        _calendar: &str,
+        _name: &str,
+        _known_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
         Ok(None)
     }
 

@@ -50,8 +50,7 @@ impl<'a> Plan<'a> {
         window: SyncWindow,
     ) -> Result<Self, StoreError> {
         let partners = state.store.partner_copies(&calendar.id).await?;
-        let partner_ids =
-            partners.iter().filter_map(|p| Some((p.provider_id.clone()?, p.ical_uid.clone()))).collect();
+        let partner_ids = partners.iter().filter_map(|p| Some((p.provider_id.clone()?, p.ical_uid.clone()))).collect();
         Ok(Plan {
             partner_ids,
             state,

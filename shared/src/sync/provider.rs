@@ -132,7 +132,8 @@ pub trait CalendarProvider: Send + Sync {
 
     /// What changed since `cursor`; `window` is the sync window now, which a range-bounded feed
     /// that no longer covers it answers with `full_resync_required`.
-    async fn changes_since(&self, calendar: &str, cursor: &str, window: SyncWindow) -> Result<ChangeSet, ProviderError>;
+    async fn changes_since(&self, calendar: &str, cursor: &str, window: SyncWindow)
+    -> Result<ChangeSet, ProviderError>;
 
     /// The resources with an instance overlapping `[start, end)`.
     async fn list_range(
