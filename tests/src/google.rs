@@ -170,11 +170,29 @@ impl FakeGoogle {
         calendar.summary = summary.to_owned();
         let list = state.lists.entry(email.to_owned()).or_default();
         list.version += 1;
-        let entry =
-            ListEntry { id: id.clone(), access_role: access_role.to_owned(), primary, stamp: list.version, etag };
+        let entry = ListEntry {
+            id: id.clone(),
+            access_role: access_role.to_owned(),
+            primary,
+            stamp: list.version,
+            etag,
+            deleted: false,
+        };
         list.entries.retain(|e| e.id != id);
         list.entries.push(entry);
         id
+    }
+
+    /// Removes a calendar from `email`'s list (the user unsubscribed from it): full listings no
+    /// longer show it, incremental ones report it `"deleted": true`.
+    pub fn remove_calendar(&self, email: &str, id: &str) {
+        let mut state = self.state();
+        let etag = state.next_etag();
+        let list = state.lists.get_mut(email).expect("the account has a calendar list");
+        list.version += 1;
+        let version = list.version;
+        let entry = list.entries.iter_mut().find(|e| e.id == id).expect("the calendar is in the list");
+        (entry.deleted, entry.stamp, entry.etag) = (true, version, etag);
     }
 
     /// A change made at Google (by the user on their phone): inserts or replaces the event with
@@ -349,6 +367,8 @@ struct CalendarList {
 #[derive(Debug, Clone)]
 struct ListEntry {
     id: String,
+    /// Removed from the list: only incremental listings show it, as `"deleted": true`.
+    deleted: bool,
     access_role: String,
     primary: bool,
     stamp: u64,
@@ -762,7 +782,11 @@ impl Shared {
     /// The account's list entry for a calendar id as the path names it ("primary" included).
     fn entry(&self, email: &str, calendar_id: &str) -> Option<ListEntry> {
         let list = self.lists.get(email)?;
-        list.entries.iter().find(|e| if calendar_id == "primary" { e.primary } else { e.id == calendar_id }).cloned()
+        list.entries
+            .iter()
+            .filter(|e| !e.deleted)
+            .find(|e| if calendar_id == "primary" { e.primary } else { e.id == calendar_id })
+            .cloned()
     }
 
     fn list_entry_json(&self, entry: &ListEntry) -> Value {
@@ -779,6 +803,9 @@ impl Shared {
         });
         if entry.primary {
             item["primary"] = Value::Bool(true);
+        }
+        if entry.deleted {
+            item["deleted"] = Value::Bool(true);
         }
         item
     }
@@ -831,6 +858,7 @@ impl Shared {
         let mut matching: Vec<(u64, String, Value)> = entries
             .iter()
             .filter(|e| since.is_none_or(|since| e.stamp > since))
+            .filter(|e| since.is_some() || !e.deleted)
             .filter(|e| role_rank(&e.access_role).unwrap_or(0) >= min_rank)
             .filter(|e| after.as_ref().is_none_or(|(stamp, id)| (e.stamp, &e.id) > (*stamp, id)))
             .map(|e| (e.stamp, e.id.clone(), self.list_entry_json(e)))

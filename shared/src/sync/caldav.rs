@@ -130,7 +130,7 @@ impl CalendarProvider for CalDavProvider {
                 change_marker: c.ctag,
             })
             .collect();
-        Ok(CalendarListing { calendars, home: Some(home) })
+        Ok(CalendarListing { calendars, home: Some(home), ..CalendarListing::default() })
     }
 
     async fn change_marker(&self, calendar: &str) -> Result<Option<String>, ProviderError> {

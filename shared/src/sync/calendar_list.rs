@@ -3,9 +3,11 @@
 //! whose change marker moved since its last sync.
 //!
 //! This is what the periodic poll runs for every remote profile, so it is kept to one request
-//! when nothing changed: the calendar home found by discovery is remembered on the profile (and
-//! discovered again only if it stops working), and the listing carries each calendar's change
-//! marker, so an unchanged calendar is not even queued.
+//! when nothing changed: the calendar home found by discovery (or the calendar list's sync
+//! token) is remembered on the profile (and discovered again only if it stops working), and the
+//! listing carries each calendar's change marker, so an unchanged calendar is not even queued.
+//! A partial listing (Google's calendarList with a sync token) names only the calendars that
+//! changed and those removed; the rest are kept as they are and still polled.
 
 use std::collections::HashSet;
 
@@ -71,6 +73,8 @@ pub async fn sync_calendar_list_reporting(
         .collect();
     let mut report = CalendarListReport { calendars: listing.calendars.len(), ..none };
     let mut seen = HashSet::new();
+    // Each live calendar with the change marker the listing showed for it.
+    let mut live: Vec<(Calendar, Option<String>)> = Vec::new();
     for calendar in listing.calendars {
         seen.insert(calendar.remote_id.clone());
         let existing = known.iter().find(|c| c.provider_calendar_id == calendar.remote_id);
@@ -91,18 +95,27 @@ pub async fn sync_calendar_list_reporting(
             Some(c) if *c == wanted => c.clone(),
             _ => state.store.upsert_calendar(&Calendar { updated_at: now, ..wanted }).await?,
         };
-        if up_to_date(state, &stored.id, calendar.change_marker.as_deref()).await?
-            || (provider.push_path().is_some() && super::watch::left_to_push(state, &stored).await?)
+        live.push((stored, calendar.change_marker));
+    }
+    let removed: HashSet<&String> = listing.removed.iter().collect();
+    for calendar in known.into_iter().filter(|c| !c.deleted && !seen.contains(&c.provider_calendar_id)) {
+        if listing.partial && !removed.contains(&calendar.provider_calendar_id) {
+            report.calendars += 1;
+            live.push((calendar, None));
+        } else {
+            state.store.upsert_calendar(&Calendar { deleted: true, updated_at: now, ..calendar }).await?;
+        }
+    }
+    for (calendar, marker) in live {
+        if up_to_date(state, &calendar.id, marker.as_deref()).await?
+            || (provider.push_path().is_some() && super::watch::left_to_push(state, &calendar).await?)
         {
             continue;
         }
-        let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: stored.id })
+        let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: calendar.id })
             .map_err(|e| JobError::Retryable(e.into()))?;
         state.queue.send(QueueName::Sync, job, None).await.map_err(|e| JobError::Retryable(e.into()))?;
         report.queued += 1;
-    }
-    for gone in known.into_iter().filter(|c| !c.deleted && !seen.contains(&c.provider_calendar_id)) {
-        state.store.upsert_calendar(&Calendar { deleted: true, updated_at: now, ..gone }).await?;
     }
     report.requests = provider.requests_sent();
     tracing::info!(

@@ -8,7 +8,8 @@
 //! engine replaces a resource whole. A cancelled event that is not an exception is a deletion; a
 //! cancelled exception removes one instance. 410 means the token is dead: the engine lists the
 //! calendar again and sweeps (never wipe and reload). Google has no calendar change marker, so a
-//! no-change sync is the one `events.list` call with the token. A window advance lists only the
+//! no-change sync is the one `events.list` call with the token. The calendar list has its own
+//! sync token, kept as the profile's calendar home: the poll asks only for what changed in it. A window advance lists only the
 //! days it gained (`timeMin`/`timeMax`).
 //!
 //! Resource ids are `<calendar id>/<event id>`: deleting needs the calendar, and neither part
@@ -317,23 +318,41 @@ impl CalendarProvider for GoogleProvider {
         Ok(Some(renewed))
     }
 
-    async fn list_calendars(&self, _known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
-        let (items, _) = self.list_all(&["users", "me", "calendarList"], &[("maxResults", "250")]).await?;
-        let calendars = items
-            .iter()
-            .filter(|c| c["deleted"] != true)
-            .filter_map(|c| {
-                Some(RemoteCalendar {
-                    remote_id: c["id"].as_str()?.to_owned(),
-                    name: c["summaryOverride"].as_str().or(c["summary"].as_str()).unwrap_or("Calendar").to_owned(),
-                    color: c["backgroundColor"].as_str().map(str::to_owned),
-                    read_only: !matches!(c["accessRole"].as_str(), Some("owner" | "writer")),
-                    is_primary: c["primary"] == true,
-                    change_marker: None,
-                })
-            })
-            .collect();
-        Ok(CalendarListing { calendars, home: None })
+    async fn list_calendars(&self, known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
+        // `known_home` is the list's sync token: only what changed since, deletions included.
+        let incremental = match known_home {
+            Some(token) => {
+                let query = [("syncToken", token), ("maxResults", "250")];
+                match self.list_all(&["users", "me", "calendarList"], &query).await {
+                    Ok(listing) => Some(listing),
+                    Err(ProviderError::SyncTokenInvalid) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            None => None,
+        };
+        let partial = incremental.is_some();
+        let (items, token) = match incremental {
+            Some(listing) => listing,
+            None => self.list_all(&["users", "me", "calendarList"], &[("maxResults", "250")]).await?,
+        };
+        let mut listing = CalendarListing { home: token, partial, ..CalendarListing::default() };
+        for c in &items {
+            let Some(id) = c["id"].as_str() else { continue };
+            if c["deleted"] == true {
+                listing.removed.push(id.to_owned());
+                continue;
+            }
+            listing.calendars.push(RemoteCalendar {
+                remote_id: id.to_owned(),
+                name: c["summaryOverride"].as_str().or(c["summary"].as_str()).unwrap_or("Calendar").to_owned(),
+                color: c["backgroundColor"].as_str().map(str::to_owned),
+                read_only: !matches!(c["accessRole"].as_str(), Some("owner" | "writer")),
+                is_primary: c["primary"] == true,
+                change_marker: None,
+            });
+        }
+        Ok(listing)
     }
 
     async fn change_marker(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {

@@ -336,7 +336,7 @@ impl CalendarProvider for GraphProvider {
                 })
             })
             .collect();
-        Ok(CalendarListing { calendars, home: None })
+        Ok(CalendarListing { calendars, ..CalendarListing::default() })
     }
 
     async fn change_marker(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {

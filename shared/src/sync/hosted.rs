@@ -51,7 +51,7 @@ impl CalendarProvider for HostedProvider {
                 change_marker: Some(MARKER.to_owned()),
             })
             .collect();
-        Ok(CalendarListing { calendars, home: None })
+        Ok(CalendarListing { calendars, ..CalendarListing::default() })
     }
 
     async fn change_marker(&self, _calendar: &str) -> Result<Option<String>, ProviderError> {

@@ -30,9 +30,14 @@ pub struct RemoteCalendar {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CalendarListing {
     pub calendars: Vec<RemoteCalendar>,
-    /// Where the calendars are listed (CalDAV's calendar home set), to be handed back next time
-    /// so the discovery requests are not repeated.
+    /// What to hand back next time so the work is not repeated: where the calendars are listed
+    /// (CalDAV's calendar home set), or the list's sync token (Google's calendarList).
     pub home: Option<String>,
+    /// Whether `calendars` holds only the calendars changed since `home` was handed out (the
+    /// others are as they were), rather than all of them.
+    pub partial: bool,
+    /// In a partial listing, the ids of calendars removed from the account's list.
+    pub removed: Vec<String>,
 }
 
 /// One event resource: every component of one series, with the version the service gave it.
@@ -114,7 +119,8 @@ pub trait CalendarProvider: Send + Sync {
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError>;
 
     /// The account's event calendars, looked for at `known_home` (from an earlier listing) when
-    /// given, and discovered afresh when that is absent or no longer works.
+    /// given, and discovered afresh when that is absent or no longer works; a service with a
+    /// change feed for its calendar list answers with only what changed since (`partial`).
     async fn list_calendars(&self, known_home: Option<&str>) -> Result<CalendarListing, ProviderError>;
 
     /// A marker that changes whenever anything in the calendar changes (CalDAV's `getctag`), read

@@ -111,6 +111,7 @@ google_on_both_backends!(
     a_dead_sync_token_resyncs_without_spurious_changes_and_throttling_waits_for_retry_after,
     an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_profile,
     a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_its_etag,
+    the_calendar_list_is_read_with_its_own_sync_token_and_unchanged_calendars_are_still_polled,
 );
 
 async fn a_google_calendar_syncs_a_series_with_moved_and_cancelled_instances_then_edits_and_deletions(api: &TestApi) {
@@ -267,6 +268,55 @@ async fn an_expiring_token_is_refreshed_and_a_revoked_grant_disconnects_the_prof
     let told: Vec<String> =
         api.state.store.list_channel_notifications(&channel_id).await.unwrap().into_iter().map(|n| n.kind).collect();
     assert!(told.contains(&"profile_disconnected".to_owned()), "{told:?}");
+}
+
+async fn the_calendar_list_is_read_with_its_own_sync_token_and_unchanged_calendars_are_still_polled(api: &TestApi) {
+    let google = FakeGoogle::start().await;
+    seed(&google);
+    let state = google_state(api, &google);
+    let (who, profile) = google_account(api, &google, "read_events").await;
+    let list = |profile: &Profile| SyncJob::SyncCalendarList { profile_id: profile.id.clone() };
+    let listings = |google: &FakeGoogle| -> Vec<Vec<(String, String)>> {
+        google.requests().into_iter().filter(|r| r.path.ends_with("/calendarList")).map(|r| r.query).collect()
+    };
+    let sync_token = |query: &Vec<(String, String)>| query.iter().any(|(k, _)| k == "syncToken");
+    assert_eq!(run(&state, list(&profile)).await, Ok(JobOutcome::Done));
+    assert!(!sync_token(&listings(&google)[0]), "the first listing is whole");
+
+    // A calendar added and one removed: the next listing asks only for what changed.
+    google.add_calendar(ADA, "team@group.calendar.google.com", "Team", "writer", false);
+    google.remove_calendar(ADA, "holidays@group.v.calendar.google.com");
+    let (report_outcome, report) =
+        calsync_core::sync::sync_calendar_list_reporting(&state, &profile.id).await.expect("listed");
+    assert_eq!(report_outcome, JobOutcome::Done);
+    assert!(sync_token(&listings(&google)[1]), "incremental");
+    assert_eq!(report.requests, 1);
+    let calendars = api.state.store.list_calendars(&who.account.id).await.unwrap();
+    let mut states: Vec<(String, bool)> = calendars
+        .iter()
+        .filter(|c| c.profile_id == profile.id)
+        .map(|c| (c.provider_calendar_id.clone(), c.deleted))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            (ADA.to_owned(), false),
+            ("holidays@group.v.calendar.google.com".to_owned(), true),
+            ("team@group.calendar.google.com".to_owned(), false),
+        ]
+    );
+    // The unchanged calendar, absent from the incremental listing, is still polled.
+    assert_eq!(report.queued, 2, "the primary calendar and the new one");
+
+    // A dead list token: listed whole again, nothing lost.
+    google.invalidate_sync_tokens();
+    assert_eq!(run(&state, list(&profile)).await, Ok(JobOutcome::Done));
+    let all = listings(&google);
+    assert_eq!((sync_token(&all[2]), sync_token(&all[3])), (true, false), "{all:?}");
+    let calendars = api.state.store.list_calendars(&who.account.id).await.unwrap();
+    let live = calendars.iter().filter(|c| c.profile_id == profile.id && !c.deleted).count();
+    assert_eq!(live, 2);
 }
 
 async fn a_partner_event_is_written_to_google_with_our_own_id_and_updated_with_its_etag(api: &TestApi) {
