@@ -582,7 +582,8 @@ async fn subscriptions_are_validated_notify_a_sync_and_lifecycle_events_replace_
     assert_eq!(microsoft.lifecycle(&subscription.id, "missed").await, 202);
     assert_eq!(queued(&state).await, vec![SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }]);
     sync(&state, &calendar).await;
-    assert_eq!(microsoft.subscriptions().iter().map(|s| s.id.clone()).collect::<Vec<_>>(), [subscription.id.clone()]);
+    let ids: Vec<String> = microsoft.subscriptions().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, std::slice::from_ref(&subscription.id));
 
     // The poll leaves a calendar with push alone for an hour, then syncs it anyway.
     run(&state, SyncJob::SyncCalendarList { profile_id: profile.id.clone() }).await.unwrap();
