@@ -1,7 +1,8 @@
 // Drives Debian's Chromium through calsync's authorization page, as tests/e2e/browser.rs asks:
 // opens the authorize URL, picks a service (the button id, "choose-calsync" by default; with
-// "choose-google" the browser goes through Google's sign-in and back), waits until the browser
-// goes to the application's redirect URI and prints {"url": <final URL>, "title": <page title>}.
+// "choose-google" or "choose-microsoft" the browser goes through that provider's sign-in and
+// back), waits until the browser goes to the application's redirect URI and prints
+// {"url": <final URL>, "title": <page title>}.
 //
 //     node authorize.mjs <authorize-url> <redirect-uri> [button-id]
 //

@@ -1,6 +1,6 @@
 //! The authorization page in a real browser: headless Chromium, driven by playwright-core from
 //! tests/browser/authorize.mjs, opens an application's authorize link, picks the calsync
-//! calendar (or Google, through the fake Google's sign-in and back) and lands on the
+//! calendar (or Google or Microsoft, through the fake's sign-in and back) and lands on the
 //! application's redirect URI with a code, which the test then exchanges for tokens over HTTP. `infra/browser.sh` installs Chromium and the npm packages and
 //! prints the two variables this test reads; without them it fails, it never skips.
 
@@ -198,6 +198,103 @@ async fn a_browser_connects_a_google_account_through_googles_sign_in_and_back() 
     let tokens: Value = response.json().await.unwrap();
     assert_eq!(tokens["linking_profile"]["provider_name"], "google", "{tokens}");
     assert_eq!(tokens["linking_profile"]["profile_name"], "grace@gmail.com");
+    server.abort();
+    api.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_browser_connects_a_microsoft_account_through_microsofts_sign_in_and_back() {
+    use calsync_core::domain::{ProfileId, ProviderName, ProviderService};
+    use calsync_core::providers::{OAuthClient, ProviderClients};
+    use calsync_tests::microsoft::{CLIENT_ID, CLIENT_SECRET, FakeMicrosoft};
+
+    let (chromium, dir) = browser_setup();
+    let microsoft = FakeMicrosoft::start().await;
+    microsoft.sign_in_as("grace@contoso.example", "Grace Hopper", false);
+    // calsync served with Microsoft configured at the fake, as an operator configures it, and
+    // Google configured too: the page's CSP must let the form lead to either sign-in.
+    let api = TestApi::new(Backend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut config = (*api.state.config).clone();
+    config.public_url = base.clone();
+    config.microsoft.authorize_url = microsoft.authorize_url();
+    config.microsoft.token_url = microsoft.token_url();
+    config.microsoft.graph_url = microsoft.graph_url();
+    let client = |id: &str, secret: &str| OAuthClient {
+        client_id: id.into(),
+        client_secret: secrecy::SecretString::from(secret),
+    };
+    let state = calsync_core::AppState {
+        config: std::sync::Arc::new(config),
+        providers: std::sync::Arc::new(ProviderClients {
+            google: Some(client("google-client", "google-secret")),
+            microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)),
+        }),
+        ..api.state.clone()
+    };
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, calsync_core::api::app(state)).await;
+    });
+
+    let redirect_uri = format!("http://localhost:{port}/demo/callback");
+    let request = ApplicationRequest {
+        name: "Browser test app".to_owned(),
+        redirect_uris: vec![redirect_uri.clone()],
+        sync_past_days: None,
+        sync_future_days: None,
+    };
+    let created = apps::create(&api.state.store, &api.state.vault, request, api.now()).await.unwrap();
+    let (app, secret) = (created.application, created.client_secret);
+    let mut authorize = Url::parse(&format!("{base}/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "read_events")
+        .append_pair("state", "microsoft state");
+
+    // Chromium follows the page's form to Microsoft (allowed by the page's CSP), Microsoft's
+    // redirect back to calsync, and calsync's redirect to the application.
+    let (landed, _) = drive(&dir, chromium, authorize.to_string(), redirect_uri.clone(), "choose-microsoft").await;
+    assert!(landed.as_str().starts_with(&format!("{redirect_uri}?")), "{landed}");
+    let query: std::collections::BTreeMap<String, String> = landed.query_pairs().into_owned().collect();
+    assert_eq!(query.keys().collect::<Vec<_>>(), ["code", "state"]);
+    assert_eq!(query["state"], "microsoft state");
+    let paths: Vec<String> = microsoft.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(
+        paths,
+        ["GET /common/oauth2/v2.0/authorize", "POST /common/oauth2/v2.0/token", "GET /v1.0/me"],
+        "signed in at Microsoft, the code exchanged, the account read"
+    );
+
+    let response = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .header("authorization", "Bearer None")
+        .json(&json!({"client_id": app.client_id, "client_secret": secret, "grant_type": "authorization_code",
+                      "code": query["code"], "redirect_uri": redirect_uri}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let profile_id = tokens["linking_profile"]["profile_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        tokens["linking_profile"],
+        json!({"provider_name": "office365", "profile_id": profile_id, "profile_name": "grace@contoso.example"}),
+        "{tokens}"
+    );
+    let profile_id = ProfileId::parse(&profile_id).unwrap();
+    let profile = api.state.store.get_profile(&profile_id).await.unwrap().expect("the profile");
+    assert_eq!((profile.provider, profile.provider_service), (ProviderName::Office365, ProviderService::Office365));
+    let sealed = api.state.store.get_credentials(&profile_id).await.unwrap().expect("sealed credentials");
+    let opened = api.state.vault.open(&profile_id, &sealed).unwrap();
+    assert!(
+        matches!(&opened, calsync_core::crypto::Credentials::OauthTokenSet { refresh_token: Some(_), .. }),
+        "a token set with a refresh token"
+    );
     server.abort();
     api.cleanup().await;
 }

@@ -16,6 +16,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/oauth/authorize"),
     ("POST", "/oauth/authorize"),
     ("GET", "/oauth/callback/google"),
+    ("GET", "/oauth/callback/microsoft"),
     ("POST", "/push/google"),
     ("POST", "/oauth/token"),
     ("POST", "/oauth/token/revoke"),

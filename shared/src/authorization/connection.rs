@@ -74,6 +74,13 @@ pub enum Connection {
         email: String,
         credentials: Credentials,
     },
+    /// A Microsoft account that granted access through Microsoft's own sign-in: a personal one
+    /// (Outlook.com, Hotmail) or a work or school one (Office 365).
+    Microsoft {
+        email: String,
+        personal: bool,
+        credentials: Credentials,
+    },
     Icloud {
         email: String,
         password: String,
@@ -96,6 +103,7 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
             Connection::Google { .. } => "Google",
+            Connection::Microsoft { .. } => "Microsoft",
             Connection::Icloud { .. } => "Icloud",
             Connection::Exchange { .. } => "Exchange",
             Connection::CalDav { .. } => "CalDav",
@@ -112,7 +120,7 @@ impl Drop for Connection {
             | Connection::Exchange { password, .. }
             | Connection::CalDav { password, .. } => password.zeroize(),
             // Credentials wipe themselves.
-            Connection::Google { .. } | Connection::Hosted => {}
+            Connection::Google { .. } | Connection::Microsoft { .. } | Connection::Hosted => {}
         }
     }
 }
@@ -257,6 +265,12 @@ impl Connection {
                 let service = if consumer { ProviderService::Google } else { ProviderService::Gsuite };
                 (ProviderName::Google, service, email.clone(), None)
             }
+            Connection::Microsoft { email, personal: true, .. } => {
+                (ProviderName::LiveConnect, ProviderService::OutlookCom, email.clone(), None)
+            }
+            Connection::Microsoft { email, personal: false, .. } => {
+                (ProviderName::Office365, ProviderService::Office365, email.clone(), None)
+            }
             Connection::Icloud { email, .. } => {
                 (ProviderName::Apple, ProviderService::Icloud, email.clone(), Some(icloud_url.to_owned()))
             }
@@ -273,6 +287,7 @@ impl Connection {
     pub(super) fn account_email(&self) -> Option<String> {
         match self {
             Connection::Google { email, .. }
+            | Connection::Microsoft { email, .. }
             | Connection::Icloud { email, .. }
             | Connection::Exchange { email, .. } => Some(email.clone()),
             Connection::CalDav { username, .. } if valid_email(username) => Some(username.clone()),
@@ -282,7 +297,9 @@ impl Connection {
 
     pub(crate) fn credentials(&self) -> Option<Credentials> {
         match self {
-            Connection::Google { credentials, .. } => Some(credentials.clone()),
+            Connection::Google { credentials, .. } | Connection::Microsoft { credentials, .. } => {
+                Some(credentials.clone())
+            }
             Connection::Icloud { email, password } => {
                 Some(Credentials::AppSpecificPassword { email: email.clone(), password: password.clone() })
             }
@@ -347,11 +364,14 @@ mod tests {
     fn google_and_microsoft_are_offered_only_with_a_registered_client() {
         use crate::providers::{OAuthClient, ProviderClients};
         assert!(Connection::validate(Service::Google, &form(""), false).is_err(), "Google signs in on its own pages");
+        assert!(Connection::validate(Service::Microsoft, &form(""), false).is_err(), "so does Microsoft");
         let none = ProviderClients::default();
         assert!(!Service::Google.is_configured(&none) && !Service::Microsoft.is_configured(&none));
         assert!(Service::Hosted.is_configured(&none));
         let client = OAuthClient { client_id: "c".into(), client_secret: secrecy::SecretString::from("s") };
-        let google = ProviderClients { google: Some(client), microsoft: None };
-        assert!(Service::Google.is_configured(&google));
+        let google = ProviderClients { google: Some(client.clone()), microsoft: None };
+        assert!(Service::Google.is_configured(&google) && !Service::Microsoft.is_configured(&google));
+        let microsoft = ProviderClients { google: None, microsoft: Some(client) };
+        assert!(Service::Microsoft.is_configured(&microsoft) && !Service::Google.is_configured(&microsoft));
     }
 }

@@ -18,6 +18,7 @@ mod connect;
 mod connection;
 mod exchange;
 pub mod google;
+pub mod microsoft;
 mod records;
 mod redirect;
 mod request;

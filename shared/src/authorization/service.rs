@@ -56,11 +56,11 @@ impl Service {
     }
 
     /// Google and Microsoft sign in through their own OAuth, which needs calsync's client at that
-    /// provider; Microsoft's adapter is not built yet.
+    /// provider.
     pub fn is_configured(self, providers: &crate::providers::ProviderClients) -> bool {
         match self {
             Service::Google => providers.google.is_some(),
-            Service::Microsoft => false,
+            Service::Microsoft => providers.microsoft.is_some(),
             _ => true,
         }
     }

@@ -29,8 +29,10 @@ pub async fn verify(state: &AppState, connection: &Connection) -> Result<(), Vec
     let (server_url, icloud) = match connection {
         Connection::Icloud { .. } => (state.config.icloud_caldav_url.clone(), true),
         Connection::CalDav { server_url, .. } => (server_url.clone(), false),
-        // Google accounts were verified by Google's own sign-in.
-        Connection::Google { .. } | Connection::Exchange { .. } | Connection::Hosted => return Ok(()),
+        // Google and Microsoft accounts were verified by the provider's own sign-in.
+        Connection::Google { .. } | Connection::Microsoft { .. } | Connection::Exchange { .. } | Connection::Hosted => {
+            return Ok(());
+        }
     };
     let Some(credentials) = connection.credentials() else { return Ok(()) };
     let problem = |field, message| Err(vec![FieldProblem { field, message }]);

@@ -102,9 +102,23 @@ impl IdentityPlatform {
         redirect_uri: &str,
         now: DateTime<Utc>,
     ) -> Result<Credentials, OAuthError> {
+        Ok(self.exchange_code_with_id_token(http, client, code, redirect_uri, now).await?.0)
+    }
+
+    /// Exchanges the code like [`Self::exchange_code`], also returning the OpenID Connect ID
+    /// token when the platform sent one (it does for the `openid` scope), still encoded.
+    pub async fn exchange_code_with_id_token(
+        &self,
+        http: &reqwest::Client,
+        client: &OAuthClient,
+        code: &str,
+        redirect_uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Credentials, Option<String>), OAuthError> {
         let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
-        let answer = self.token_request(http, client, &form).await?;
-        answer.into_credentials(None, now)
+        let mut answer = self.token_request(http, client, &form).await?;
+        let id_token = answer.id_token.take().filter(|t| !t.is_empty());
+        Ok((answer.into_credentials(None, now)?, id_token))
     }
 
     /// Renews the access token of `current`; the result replaces `current` whole (Microsoft
@@ -203,6 +217,8 @@ struct TokenAnswer {
     refresh_token: Option<String>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
 }
 
 impl TokenAnswer {
@@ -329,8 +345,13 @@ mod tests {
     #[test]
     fn a_refresh_without_a_new_refresh_token_keeps_the_old_one_and_a_rotated_one_replaces_it() {
         let now = DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z").unwrap().to_utc();
-        let google =
-            TokenAnswer { access_token: "a2".into(), expires_in: Some(3599), refresh_token: None, scope: None };
+        let google = TokenAnswer {
+            access_token: "a2".into(),
+            expires_in: Some(3599),
+            refresh_token: None,
+            scope: None,
+            id_token: None,
+        };
         let Credentials::OauthTokenSet { ref refresh_token, expires_at, .. } =
             google.into_credentials(Some("r1"), now).unwrap()
         else {
@@ -342,6 +363,7 @@ mod tests {
             expires_in: Some(3600),
             refresh_token: Some("r2".into()),
             scope: None,
+            id_token: None,
         };
         let Credentials::OauthTokenSet { ref refresh_token, .. } = microsoft.into_credentials(Some("r1"), now).unwrap()
         else {

@@ -2,6 +2,7 @@
 mod admin;
 mod identity;
 mod isolation;
+mod microsoft;
 mod oauth;
 mod reads;
 mod transport;

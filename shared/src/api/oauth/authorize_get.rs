@@ -32,7 +32,7 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
         Ok(Err(Refusal::Redirect(url))) => page::redirect(&url),
         Ok(Ok(started)) => Choices {
             application: &started.application.name,
-            sign_in: state.providers.google.as_ref().map(|_| state.config.google.authorize_url.as_str()),
+            sign_in: page::sign_in_pages(&state),
             scopes: &started.request.scopes,
             request_id: &started.request_id,
             redirect_uri: &started.request.redirect_uri,

@@ -39,7 +39,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     let request_id = request_id.as_str();
     let choices = Choices {
         application: &application.name,
-        sign_in: state.providers.google.as_ref().map(|_| state.config.google.authorize_url.as_str()),
+        sign_in: page::sign_in_pages(&state),
         scopes: &request.scopes,
         request_id,
         redirect_uri: &request.redirect_uri,
@@ -57,11 +57,15 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
         let notice = "This provider is not configured on this calsync installation. Choose another calendar service.";
         return Choices { focus: Some(service), notice: Some(notice), ..choices }.render(StatusCode::OK);
     }
-    // Google signs in on its own page and comes back to the callback.
-    if service == Service::Google {
-        return match authorization::google::sign_in_url(&state, request_id) {
+    // Google and Microsoft sign in on their own pages and come back to their callbacks.
+    if matches!(service, Service::Google | Service::Microsoft) {
+        let url = match service {
+            Service::Google => authorization::google::sign_in_url(&state, request_id).map_err(anyhow::Error::from),
+            _ => authorization::microsoft::sign_in_url(&state, request_id).map_err(anyhow::Error::from),
+        };
+        return match url {
             Ok(url) => page::redirect(&url),
-            Err(e) => page::internal_error(e.into()),
+            Err(e) => page::internal_error(e),
         };
     }
     let connection = match Connection::validate(service, &form, state.config.allow_http_callbacks) {

@@ -31,7 +31,7 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
     let request_id = request_id.as_str();
     let choices = Choices {
         application: &application.name,
-        sign_in: state.providers.google.as_ref().map(|_| state.config.google.authorize_url.as_str()),
+        sign_in: page::sign_in_pages(&state),
         scopes: &request.scopes,
         request_id,
         redirect_uri: &request.redirect_uri,

@@ -19,6 +19,7 @@ mod authorize_get;
 mod authorize_post;
 mod body;
 mod callback_google;
+mod callback_microsoft;
 mod page;
 mod revoke;
 mod token;
@@ -27,6 +28,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize_get::get).post(authorize_post::post))
         .route(crate::authorization::google::CALLBACK_PATH, get(callback_google::get))
+        .route(crate::authorization::microsoft::CALLBACK_PATH, get(callback_microsoft::get))
         .route("/oauth/token", post(token::post))
         .route("/oauth/token/revoke", post(revoke::post))
         .route("/v1/application_calendars", post(application_calendars::post))

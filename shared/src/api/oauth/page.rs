@@ -162,11 +162,25 @@ fn describe(scope: Scope) -> &'static str {
     }
 }
 
+/// The sign-in pages of the providers configured on this installation, for the page's CSP:
+/// a choice's form leads there through calsync's redirect.
+pub(super) fn sign_in_pages(state: &crate::state::AppState) -> Vec<&str> {
+    let mut pages = Vec::new();
+    if state.providers.google.is_some() {
+        pages.push(state.config.google.authorize_url.as_str());
+    }
+    if state.providers.microsoft.is_some() {
+        pages.push(state.config.microsoft.authorize_url.as_str());
+    }
+    pages
+}
+
 /// The service chooser.
 pub(super) struct Choices<'a> {
     pub application: &'a str,
-    /// The sign-in page of a provider offered here (Google's), which the choice's form leads to.
-    pub sign_in: Option<&'a str>,
+    /// The sign-in pages of the providers offered here (Google's, Microsoft's), which their
+    /// choices' forms lead to.
+    pub sign_in: Vec<&'a str>,
     pub scopes: &'a Scopes,
     pub request_id: &'a str,
     pub redirect_uri: &'a str,
@@ -203,7 +217,7 @@ impl Choices<'_> {
              is never shown to {app}. Afterwards you return to {app}.</p>"
         );
         let mut targets = vec![self.redirect_uri];
-        targets.extend(self.sign_in);
+        targets.extend(self.sign_in.iter().copied());
         html(status, &format!("Connect a calendar to {}", self.application), &main, &targets)
     }
 
@@ -252,7 +266,7 @@ impl Choices<'_> {
             Service::Google | Service::Microsoft | Service::Hosted => {
                 let (id, hint) = match service {
                     Service::Google => ("choose-google", "Google Calendar and Google Workspace."),
-                    Service::Microsoft => ("choose-microsoft", "Office 365 and Outlook.com."),
+                    Service::Microsoft => ("choose-microsoft", "Office 365, Outlook.com and Hotmail."),
                     _ => ("choose-calsync", "A calendar kept by this calsync installation, with no outside account."),
                 };
                 let _ = write!(
