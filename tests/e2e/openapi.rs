@@ -18,6 +18,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/oauth/callback/google"),
     ("GET", "/oauth/callback/microsoft"),
     ("POST", "/push/google"),
+    ("POST", "/push/microsoft/{channel}"),
+    ("POST", "/push/microsoft/{channel}/lifecycle"),
     ("POST", "/oauth/token"),
     ("POST", "/oauth/token/revoke"),
     ("POST", "/v1/application_calendars"),
