@@ -81,6 +81,8 @@ pub struct Config {
     pub allow_http_callbacks: bool,
     /// Requests each application may make.
     pub rate_limits: RateLimits,
+    /// What calsync may ask of one self-hosted calendar server (Exchange, CalDAV).
+    pub server_budget: ServerBudget,
     /// Scheduled fan-outs (the calendar poll, the daily window advance) delay each job by a
     /// random part of this, so calendar servers see them spread out rather than all at once.
     pub job_spread: std::time::Duration,
@@ -132,6 +134,21 @@ impl Default for MicrosoftEndpoints {
             token_url: oauth::MICROSOFT_TOKEN_URL.into(),
             graph_url: GRAPH_URL.into(),
         }
+    }
+}
+
+/// Fairness to one self-hosted calendar server: how many jobs may talk to it at once, and how
+/// many requests they may send it per minute (a job that would start over budget waits for the
+/// next minute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerBudget {
+    pub concurrency: u32,
+    pub requests_per_minute: u32,
+}
+
+impl Default for ServerBudget {
+    fn default() -> Self {
+        Self { concurrency: 4, requests_per_minute: 600 }
     }
 }
 
@@ -198,6 +215,8 @@ pub const VARIABLES: &[&str] = &[
     "CALSYNC_PUBLIC_URL",
     "CALSYNC_RATE_LIMIT_PER_MINUTE",
     "CALSYNC_RATE_LIMIT_PER_SECOND",
+    "CALSYNC_SERVER_CONCURRENCY",
+    "CALSYNC_SERVER_REQUESTS_PER_MINUTE",
     "CALSYNC_SYNC_QUEUE_URL",
 ];
 
@@ -318,6 +337,13 @@ impl Config {
         };
 
         // SQS delays a message by at most 15 minutes.
+        let server_budget = ServerBudget {
+            concurrency: number("CALSYNC_SERVER_CONCURRENCY", ServerBudget::default().concurrency)?,
+            requests_per_minute: number(
+                "CALSYNC_SERVER_REQUESTS_PER_MINUTE",
+                ServerBudget::default().requests_per_minute,
+            )?,
+        };
         let job_spread = match lookup("CALSYNC_JOB_SPREAD_SECONDS") {
             None => std::time::Duration::from_secs(MAX_JOB_SPREAD_SECS),
             Some(v) => v
@@ -410,6 +436,7 @@ impl Config {
             admin_token,
             allow_http_callbacks,
             rate_limits,
+            server_budget,
         })
     }
 }

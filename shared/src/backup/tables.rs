@@ -350,6 +350,16 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "server_slots",
+        key: &["server", "slot"],
+        columns: &[col("server", Text), col("slot", Integer), col("holder", Text), col("expires_at", Timestamp)],
+    },
+    Table {
+        name: "server_request_windows",
+        key: &["server", "window_start"],
+        columns: &[col("server", Text), col("window_start", Timestamp), col("count", Integer)],
+    },
+    Table {
         name: "gdpr_requests",
         key: &["id"],
         columns: &[

@@ -37,6 +37,8 @@ pub const CATALOGUE: &[(&str, Holds)] = &[
     ("applications", Holds::Nothing("application configuration, kept permanently")),
     ("authorize_requests", Holds::Nothing("pending requests hold only the application's parameters")),
     ("rate_limit_windows", Holds::Nothing("per-application counters")),
+    ("server_slots", Holds::Nothing("which workers talk to a calendar server now, by host")),
+    ("server_request_windows", Holds::Nothing("requests per calendar server and minute, by host")),
     ("gdpr_requests", Holds::Nothing("the GDPR report: opaque ids, counts and operator notes")),
     ("erasure_ledger", Holds::Nothing("opaque ids of erased entities, replayed after a restore")),
     ("job_runs", Holds::Nothing("scheduled run bookkeeping")),

@@ -31,6 +31,7 @@ mod notifications;
 mod oauth;
 mod profiles;
 mod provider_watches;
+mod server_budgets;
 mod rate_limits;
 mod reads;
 mod request_logs;

@@ -27,11 +27,12 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::connect::{Failure, conclude, connect};
+use super::fairness::{self, Admission};
 use super::plan::Plan;
 use super::provider::{CalendarProvider, ProviderError, RemoteResource};
 use super::window::{SyncWindow, sync_window};
 use crate::domain::{Calendar, CalendarId, Profile, ProfileStatus};
-use crate::jobs::{JobError, JobOutcome};
+use crate::jobs::{JobError, JobOutcome, SyncJob};
 use crate::notify;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -137,9 +138,37 @@ async fn drive(state: &AppState, calendar_id: &CalendarId, mode: Mode) -> Result
     if sync_state.as_ref().and_then(|s| s.backoff_until).is_some_and(|until| until > now) {
         return skipped("backing off");
     }
+    let job = match mode {
+        Mode::Sync => SyncJob::SyncCalendar { calendar_id: calendar.id.clone() },
+        Mode::AdvanceWindow => SyncJob::AdvanceWindow { calendar_id: calendar.id.clone() },
+    };
+    let pass = match fairness::admit(state, &profile).await? {
+        Admission::Free => None,
+        Admission::Admitted(pass) => Some(pass),
+        Admission::Wait(delay) => {
+            fairness::requeue(state, &job, delay).await?;
+            return skipped("waiting for room at the calendar server; queued again");
+        }
+    };
+    let result = drive_admitted(state, &calendar, &profile, sync_state, mode).await;
+    if let Some(pass) = pass {
+        fairness::release(state, pass, result.as_ref().map_or(0, |(_, report)| report.requests)).await?;
+    }
+    result
+}
+
+/// [`drive`] once the calendar's server has room for the job.
+async fn drive_admitted(
+    state: &AppState,
+    calendar: &Calendar,
+    profile: &Profile,
+    sync_state: Option<crate::domain::SyncState>,
+    mode: Mode,
+) -> Result<(JobOutcome, SyncReport), JobError> {
+    let now = state.clock.now();
     let failures = sync_state.as_ref().map_or(0, |s| u32::try_from(s.error_count).unwrap_or(0));
-    let failed = |failure| conclude(state, &profile, Some((&calendar, failures)), failure);
-    let provider = match connect(state, &profile).await {
+    let failed = |failure| conclude(state, profile, Some((calendar, failures)), failure);
+    let provider = match connect(state, profile).await {
         Ok(provider) => provider,
         Err(failure) => return Ok((failed(failure).await?, SyncReport::default())),
     };
@@ -166,7 +195,7 @@ async fn drive(state: &AppState, calendar_id: &CalendarId, mode: Mode) -> Result
         // Another worker is syncing it; redelivery later picks up anything that one missed.
         return Err(JobError::Retryable(anyhow::anyhow!("another sync of this calendar is running")));
     }
-    let result = run(state, provider.as_ref(), &calendar, &profile, marker, mode).await;
+    let result = run(state, provider.as_ref(), calendar, profile, marker, mode).await;
     state.store.release_sync_lease(&calendar.id, &owner).await?;
     match result {
         Ok(report) => {

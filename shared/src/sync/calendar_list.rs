@@ -13,8 +13,9 @@ use std::collections::HashSet;
 
 use super::calendar::CursorState;
 use super::connect::{Failure, conclude, connect};
+use super::fairness::{self, Admission};
 use crate::adapters::QueueName;
-use crate::domain::{Calendar, CalendarId, ProfileId, ProfileStatus};
+use crate::domain::{Calendar, CalendarId, Profile, ProfileId, ProfileStatus};
 use crate::jobs::{JobError, JobOutcome, SyncJob};
 use crate::state::AppState;
 
@@ -47,6 +48,25 @@ pub async fn sync_calendar_list_reporting(
     if profile.status == ProfileStatus::Disconnected {
         return Ok((JobOutcome::Skipped("the profile is disconnected"), none));
     }
+    let pass = match fairness::admit(state, &profile).await? {
+        Admission::Free => None,
+        Admission::Admitted(pass) => Some(pass),
+        Admission::Wait(delay) => {
+            fairness::requeue(state, &SyncJob::SyncCalendarList { profile_id: profile.id.clone() }, delay).await?;
+            return Ok((JobOutcome::Skipped("waiting for room at the calendar server; queued again"), none));
+        }
+    };
+    let result = list_admitted(state, &profile).await;
+    if let Some(pass) = pass {
+        fairness::release(state, pass, result.as_ref().map_or(0, |(_, report)| report.requests)).await?;
+    }
+    result
+}
+
+/// [`sync_calendar_list_reporting`] once the profile's server has room for the job.
+async fn list_admitted(state: &AppState, profile: &Profile) -> Result<(JobOutcome, CalendarListReport), JobError> {
+    let none = CalendarListReport::default();
+    let profile = profile.clone();
     let known_home = state.store.profile_calendar_home(&profile.id).await?;
     let provider = match connect(state, &profile).await {
         Ok(provider) => provider,

@@ -12,10 +12,11 @@
 use sha2::{Digest, Sha256};
 
 use super::connect::{Failure, conclude, connect};
+use super::fairness::{self, Admission};
 use super::provider::{CalendarProvider, ProviderError};
 use crate::domain::{ApplicationId, Event, EventKind, EventUid, ProfileStatus};
 use crate::ical::to_ics;
-use crate::jobs::{JobError, JobOutcome};
+use crate::jobs::{JobError, JobOutcome, SyncJob};
 use crate::state::AppState;
 use crate::store::{EventUpsert, RecordedPush};
 
@@ -58,20 +59,44 @@ pub async fn push_event(state: &AppState, uid: &EventUid) -> Result<JobOutcome, 
         state.store.record_push(uid, &push).await?;
         return Ok(JobOutcome::Done);
     }
-    let provider = match connect(state, &profile).await {
+    let pass = match fairness::admit(state, &profile).await? {
+        Admission::Free => None,
+        Admission::Admitted(pass) => Some(pass),
+        Admission::Wait(delay) => {
+            fairness::requeue(state, &SyncJob::PushEvent { event_uid: uid.clone() }, delay).await?;
+            return Ok(JobOutcome::Skipped("waiting for room at the calendar server; queued again"));
+        }
+    };
+    let outcome = push_admitted(state, &profile, &calendar.provider_calendar_id, &event, &target).await;
+    if let Some(pass) = pass {
+        fairness::release(state, pass, outcome.as_ref().map_or(0, |(_, requests)| *requests)).await?;
+    }
+    outcome.map(|(outcome, _)| outcome)
+}
+
+/// [`push_event`] once the profile's server has room for the job; also returns the requests sent.
+async fn push_admitted(
+    state: &AppState,
+    profile: &crate::domain::Profile,
+    calendar: &str,
+    event: &Event,
+    target: &str,
+) -> Result<(JobOutcome, u64), JobError> {
+    let provider = match connect(state, profile).await {
         Ok(provider) => provider,
-        Err(failure) => return conclude(state, &profile, None, failure).await,
+        Err(failure) => return conclude(state, profile, None, failure).await.map(|o| (o, 0)),
     };
     let result = match event.deleted {
-        true => remove(state, provider.as_ref(), &event).await,
-        false => write(state, provider.as_ref(), &calendar.provider_calendar_id, &event, &target).await,
+        true => remove(state, provider.as_ref(), event).await,
+        false => write(state, provider.as_ref(), calendar, event, target).await,
     };
+    let requests = provider.requests_sent();
     match result {
         Ok(()) => {
             tracing::info!(deleted = event.deleted, "event pushed to the provider");
-            Ok(JobOutcome::Done)
+            Ok((JobOutcome::Done, requests))
         }
-        Err(failure) => conclude(state, &profile, None, failure).await,
+        Err(failure) => conclude(state, profile, None, failure).await.map(|o| (o, requests)),
     }
 }
 
