@@ -4,6 +4,7 @@ pub mod caldav;
 
 pub mod api;
 pub mod db;
+pub mod ews;
 mod fake_http;
 pub mod fixtures;
 pub mod google;
