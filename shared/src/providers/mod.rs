@@ -4,6 +4,7 @@
 
 pub mod caldav;
 pub mod clients;
+pub mod ews;
 pub mod google;
 pub mod graph;
 pub(crate) mod http;

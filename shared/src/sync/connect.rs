@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::caldav::CalDavProvider;
+use super::ews::EwsProvider;
 use super::google::GoogleProvider;
 use super::graph::GraphProvider;
 use super::hosted::HostedProvider;
@@ -57,6 +58,7 @@ pub fn handles(provider: ProviderName) -> bool {
         provider,
         ProviderName::Apple
             | ProviderName::CalDav
+            | ProviderName::Exchange
             | ProviderName::Google
             | ProviderName::Office365
             | ProviderName::LiveConnect
@@ -91,6 +93,21 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
             .map_err(|_| ProviderError::Permanent("the Microsoft endpoints are not valid URLs".into()))?;
         let oauth = state.providers.microsoft.clone();
         Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?)
+    } else if profile.provider == ProviderName::Exchange {
+        // The endpoint an earlier listing found spares Autodiscover; plain HTTP and private
+        // addresses are reachable in the local mode only.
+        let known = state.store.profile_calendar_home(&profile.id).await?;
+        let policy = Policy::for_mode(state.config.mode);
+        let server_url = profile.server_url.as_deref();
+        Box::new(EwsProvider::new(
+            &profile.email,
+            server_url,
+            &credentials,
+            None,
+            policy,
+            default_tz,
+            known.as_deref(),
+        )?)
     } else {
         let Some(server_url) = profile.server_url.as_deref() else {
             return Err(ProviderError::Permanent("the profile has no server URL".into()).into());

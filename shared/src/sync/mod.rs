@@ -14,6 +14,7 @@ pub mod caldav;
 pub mod calendar;
 pub mod calendar_list;
 mod connect;
+pub mod ews;
 mod fairness;
 pub mod google;
 pub mod graph;

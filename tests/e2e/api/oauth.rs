@@ -535,6 +535,12 @@ async fn caldav_and_exchange_forms_create_their_profiles(api: &TestApi) {
     let (app, secret) = api.application("Planner").await;
     let store = &api.state.store;
     let radicale = Server::Radicale.endpoint();
+    // Exchange accounts are tried before they are stored: one found through Autodiscover at the
+    // server's base URL, one at its EWS endpoint signing in with a user name.
+    let fake_exchange = calsync_tests::ews::FakeExchange::start().await;
+    fake_exchange.add_account("ada@corp.example", "pw 2", None);
+    fake_exchange.add_account("grace@corp.example", "pw 3", Some("CORP\\grace"));
+    let ews_url = fake_exchange.ews_url();
     let cases = [
         (
             vec![
@@ -551,28 +557,28 @@ async fn caldav_and_exchange_forms_create_their_profiles(api: &TestApi) {
             },
         ),
         (
-            vec![("service", "exchange"), ("email", "ada@corp.example"), ("password", "pw 2")],
-            (ProviderName::Exchange, ProviderService::Exchange, "ada@corp.example", None),
+            vec![
+                ("service", "exchange"),
+                ("email", "ada@corp.example"),
+                ("password", "pw 2"),
+                ("server_url", fake_exchange.url.as_str()),
+            ],
+            (ProviderName::Exchange, ProviderService::Exchange, "ada@corp.example", Some(fake_exchange.url.as_str())),
             Credentials::Password { email: "ada@corp.example".into(), password: "pw 2".into(), username: None },
         ),
         (
             vec![
                 ("service", "exchange"),
-                ("email", "ada@corp.example"),
+                ("email", "grace@corp.example"),
                 ("password", "pw 3"),
-                ("username", "CORP\\ada"),
-                ("server_url", "https://mail.corp.example/EWS/Exchange.asmx"),
+                ("username", "CORP\\grace"),
+                ("server_url", ews_url.as_str()),
             ],
-            (
-                ProviderName::Exchange,
-                ProviderService::Exchange,
-                "ada@corp.example",
-                Some("https://mail.corp.example/EWS/Exchange.asmx"),
-            ),
+            (ProviderName::Exchange, ProviderService::Exchange, "grace@corp.example", Some(ews_url.as_str())),
             Credentials::Password {
-                email: "ada@corp.example".into(),
+                email: "grace@corp.example".into(),
                 password: "pw 3".into(),
-                username: Some("CORP\\ada".into()),
+                username: Some("CORP\\grace".into()),
             },
         ),
     ];

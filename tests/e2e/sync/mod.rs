@@ -203,6 +203,7 @@ pub(super) async fn snapshot(api: &TestApi, calendar: &Calendar) -> (Vec<Event>,
 
 mod calendar;
 mod connect;
+mod ews;
 mod fairness;
 mod google;
 mod hosted;

@@ -1,4 +1,5 @@
-//! Safe reading of the WebDAV XML that CalDAV servers send back (reliability-security.md §4.6).
+//! Safe reading of the WebDAV XML that CalDAV servers send back, and of the SOAP that EWS servers
+//! send back (reliability-security.md §4.6).
 //!
 //! A response comes from a server the user typed in, so it is hostile input: the reader never
 //! processes a DTD (any `<!DOCTYPE` is an error, which rules out billion-laughs expansion and
@@ -22,7 +23,7 @@ const MAX_QUOTED_NAME: usize = 40;
 /// Why a response body was refused; the text is safe to log (it never quotes the body).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
-    #[error("the response declares a DOCTYPE, which WebDAV never needs; refused without reading it")]
+    #[error("the response declares a DOCTYPE, which neither WebDAV nor EWS needs; refused without reading it")]
     DocType,
     #[error("the response body exceeds {limit} bytes")]
     TooLarge { limit: usize },
@@ -47,6 +48,15 @@ pub enum Ns {
     CalDav,
     CalendarServer,
     AppleIcal,
+    /// SOAP 1.1 envelopes (EWS).
+    Soap,
+    /// EWS types (`t:`), messages (`m:`) and fault details (`e:`).
+    EwsTypes,
+    EwsMessages,
+    EwsErrors,
+    /// Exchange POX Autodiscover: the response envelope and its Outlook provider answer.
+    Autodiscover,
+    AutodiscoverOutlook,
     Other,
 }
 
@@ -57,6 +67,14 @@ impl Ns {
             "urn:ietf:params:xml:ns:caldav" => Ns::CalDav,
             "http://calendarserver.org/ns/" => Ns::CalendarServer,
             "http://apple.com/ns/ical/" => Ns::AppleIcal,
+            "http://schemas.xmlsoap.org/soap/envelope/" => Ns::Soap,
+            "http://schemas.microsoft.com/exchange/services/2006/types" => Ns::EwsTypes,
+            "http://schemas.microsoft.com/exchange/services/2006/messages" => Ns::EwsMessages,
+            "http://schemas.microsoft.com/exchange/services/2006/errors" => Ns::EwsErrors,
+            "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006" => Ns::Autodiscover,
+            "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a" => {
+                Ns::AutodiscoverOutlook
+            }
             _ => Ns::Other,
         }
     }
