@@ -127,7 +127,8 @@ mod tests {
 
     #[test]
     fn self_hosted_servers_are_budgeted_by_host_and_cloud_services_are_not() {
-        let exchange = profile(ProviderName::Exchange, "ada@corp.example", Some("https://Mail.Corp.example/EWS/Exchange.asmx"));
+        let exchange =
+            profile(ProviderName::Exchange, "ada@corp.example", Some("https://Mail.Corp.example/EWS/Exchange.asmx"));
         assert_eq!(server_of(&exchange).as_deref(), Some("mail.corp.example"));
         let discovered = profile(ProviderName::Exchange, "ada@Corp.example", None);
         assert_eq!(server_of(&discovered).as_deref(), Some("corp.example"));

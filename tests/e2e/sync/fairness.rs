@@ -34,7 +34,12 @@ impl Queue for RecordingQueue {
         self.inner.send(queue, body, delay).await
     }
 
-    async fn receive(&self, queue: QueueName, max: usize, wait: StdDuration) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        wait: StdDuration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
         self.inner.receive(queue, max, wait).await
     }
 
@@ -67,7 +72,10 @@ async fn a_busy_server_turns_jobs_away_until_a_slot_frees_and_its_budget_holds_f
 
     // Another worker holds the server's only slot: the job waits, queued again with a delay.
     let now = api.now();
-    assert_eq!(api.state.store.take_server_slot(server, 1, "other", now + Duration::minutes(2), now).await.unwrap(), Some(0));
+    assert_eq!(
+        api.state.store.take_server_slot(server, 1, "other", now + Duration::minutes(2), now).await.unwrap(),
+        Some(0)
+    );
     assert_eq!(run(&state, &list).await, WAITING);
     assert_eq!(calendars().await, 0, "nothing was read from the server");
     let sent = queue.sent.lock().unwrap().clone();
@@ -86,22 +94,36 @@ async fn a_busy_server_turns_jobs_away_until_a_slot_frees_and_its_budget_holds_f
     assert!(report.requests > 0);
     assert_eq!(counted, report.requests);
     // And the slot is free again.
-    assert_eq!(api.state.store.take_server_slot(server, 1, "probe", now + Duration::minutes(2), now).await.unwrap(), Some(0));
+    assert_eq!(
+        api.state.store.take_server_slot(server, 1, "probe", now + Duration::minutes(2), now).await.unwrap(),
+        Some(0)
+    );
     api.state.store.release_server_slot(server, 0, "probe").await.unwrap();
 
     // The minute's budget is spent: the next job waits for the next minute.
-    let state = budgeted(api, ServerBudget { concurrency: 1, requests_per_minute: u32::try_from(counted).unwrap() }, queue.clone());
+    let state = budgeted(
+        api,
+        ServerBudget { concurrency: 1, requests_per_minute: u32::try_from(counted).unwrap() },
+        queue.clone(),
+    );
     assert_eq!(run(&state, &list).await, WAITING);
     let delay = queue.sent.lock().unwrap().last().unwrap().1.expect("a delay");
     let rest = (minute + Duration::minutes(1) - now).to_std().unwrap();
     assert!(delay >= rest && delay <= rest + StdDuration::from_secs(5), "{delay:?} for {rest:?}");
     api.clock.advance(Duration::minutes(1));
-    let state = budgeted(api, ServerBudget { concurrency: 1, requests_per_minute: u32::try_from(counted).unwrap() }, queue.clone());
+    let state = budgeted(
+        api,
+        ServerBudget { concurrency: 1, requests_per_minute: u32::try_from(counted).unwrap() },
+        queue.clone(),
+    );
     assert_eq!(run(&state, &list).await, JobOutcome::Done);
 
     // A slot whose holder died is taken over once its lease ends.
     let now = api.now();
-    assert_eq!(api.state.store.take_server_slot(server, 1, "dead", now + Duration::minutes(2), now).await.unwrap(), Some(0));
+    assert_eq!(
+        api.state.store.take_server_slot(server, 1, "dead", now + Duration::minutes(2), now).await.unwrap(),
+        Some(0)
+    );
     let state = budgeted(api, ServerBudget { concurrency: 1, requests_per_minute: 1_000 }, queue.clone());
     assert_eq!(run(&state, &list).await, WAITING);
     api.clock.advance(Duration::minutes(3));
@@ -124,7 +146,10 @@ async fn slots_are_taken_one_holder_each_up_to_the_limit(api: &TestApi) {
     assert_eq!(store.take_server_slot("mail.corp.example", 2, "c", until, now).await.unwrap(), Some(0));
     // Expired slots go to whoever asks.
     let later = until + Duration::seconds(1);
-    assert_eq!(store.take_server_slot("mail.corp.example", 2, "d", later + Duration::minutes(2), later).await.unwrap(), Some(0));
+    assert_eq!(
+        store.take_server_slot("mail.corp.example", 2, "d", later + Duration::minutes(2), later).await.unwrap(),
+        Some(0)
+    );
 }
 
 use crate::api::api_on_both_backends as fairness_on_both_backends;
