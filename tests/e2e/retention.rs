@@ -17,6 +17,7 @@ api_on_both_backends!(
     third_party_events_go_30_days_after_the_last_authorization_ends_unless_reauthorized,
     partner_events_go_90_days_after_their_applications_authorization_ends,
     credentials_go_30_days_after_the_last_authorization_ends,
+    a_service_accounts_credentials_go_30_days_after_its_authorizations_end,
     account_structure_goes_90_days_after_the_last_authorization_ends,
     request_logs_go_after_90_days,
     a_dry_run_and_the_plan_count_without_removing,
@@ -149,6 +150,52 @@ async fn credentials_go_30_days_after_the_last_authorization_ends(api: &TestApi)
     api.clock.advance(Duration::days(2));
     assert_eq!(removed(&run(api).await, "credentials"), 1);
     assert!(api.state.store.get_credentials(&who.profile.id).await.unwrap().is_none());
+}
+
+/// Enterprise Connect: the service account's row holds its sealed credentials, so it goes by the
+/// credentials rule, counted from the end of the service account's own authorizations.
+async fn a_service_accounts_credentials_go_30_days_after_its_authorizations_end(api: &TestApi) {
+    use calsync_core::domain::{ProviderName, Scopes, ServiceAccount, ServiceAccountId};
+    let (app, _) = api.application("Kept").await;
+    let staying = api.authorized(&app, "read_events").await;
+    let mut service_accounts = Vec::new();
+    for who in [api.authorized(&app, "read_events").await, staying.clone()] {
+        let service_account = ServiceAccount {
+            id: ServiceAccountId::generate(),
+            application_id: app.id.clone(),
+            account_id: who.account.id.clone(),
+            provider: ProviderName::Exchange,
+            email: format!("svc-{}@corp.example", service_accounts.len()),
+            server_url: None,
+            delegated_scopes: Scopes::parse("read_events").unwrap(),
+            created_at: api.now(),
+            updated_at: api.now(),
+        };
+        let credentials = calsync_core::crypto::Credentials::ServiceAccount {
+            provider: ProviderName::Exchange,
+            principal: service_account.email.clone(),
+            secret: "svc-password".into(),
+            username: None,
+            tenant: None,
+        };
+        let sealed = api.state.vault.seal_service_account(&service_account.id, &credentials).unwrap();
+        api.state.store.create_service_account(&service_account, &sealed).await.unwrap();
+        service_accounts.push((who, service_account.id));
+    }
+    let (ended, gone) = &service_accounts[0];
+    for authorization in api.state.store.list_authorizations(&ended.account.id).await.unwrap() {
+        api.state.store.terminate_authorization(&authorization.id, api.now()).await.unwrap();
+    }
+
+    api.clock.advance(Duration::days(29));
+    assert_eq!(removed(&run(api).await, "credentials"), 0);
+    assert!(api.state.store.get_service_account(gone).await.unwrap().is_some());
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "credentials"), 1);
+    assert_eq!(api.state.store.get_service_account_credentials(gone).await.unwrap(), None);
+    let kept = &service_accounts[1].1;
+    assert!(api.state.store.get_service_account_credentials(kept).await.unwrap().is_some());
+    assert!(api.state.store.get_account(&ended.account.id).await.unwrap().is_some(), "the account waits 90 days");
 }
 
 async fn account_structure_goes_90_days_after_the_last_authorization_ends(api: &TestApi) {

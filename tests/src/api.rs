@@ -209,8 +209,8 @@ impl TestApi {
 
 /// An end-user with a row in every table that can hold their data: an application calendar
 /// (account, profile, calendar, authorization), a timed and an all-day event (and so request
-/// logs), a sync state, a channel, sealed credentials, an authorization code and a provider
-/// push channel.
+/// logs), a sync state, a channel, sealed credentials, an authorization code, a provider push
+/// channel and a service account.
 #[derive(Debug)]
 pub struct EndUserEverywhere {
     pub application: Application,
@@ -275,6 +275,27 @@ impl TestApi {
             })
             .await
             .unwrap();
+        // A service account whose own account this is (Enterprise Connect).
+        let service_account = calsync_core::domain::ServiceAccount {
+            id: calsync_core::domain::ServiceAccountId::generate(),
+            application_id: application.id.clone(),
+            account_id: account.clone(),
+            provider: ProviderName::Exchange,
+            email: "svc@corp.example".into(),
+            server_url: Some("https://mail.corp.example/EWS/Exchange.asmx".into()),
+            delegated_scopes: Scopes::parse("read_events").unwrap(),
+            created_at: self.now(),
+            updated_at: self.now(),
+        };
+        let credentials = Credentials::ServiceAccount {
+            provider: ProviderName::Exchange,
+            principal: "svc@corp.example".into(),
+            secret: "svc-password".into(),
+            username: None,
+            tenant: None,
+        };
+        let sealed = self.state.vault.seal_service_account(&service_account.id, &credentials).unwrap();
+        store.create_service_account(&service_account, &sealed).await.unwrap();
         // A push channel at the provider for the calendar.
         store
             .put_watch(&calsync_core::store::ProviderWatch {

@@ -107,6 +107,25 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "service_accounts",
+        key: &["id"],
+        columns: &[
+            col("id", Text),
+            col("application_id", Text),
+            col("account_id", Text),
+            col("provider", Text),
+            col("email", Text),
+            col("server_url", Text),
+            col("delegated_scope", Text),
+            col("credential_kind", Text),
+            col("key_id", Text),
+            col("wrapped_key", Bytes),
+            col("ciphertext", Bytes),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+        ],
+    },
+    Table {
         name: "profiles",
         key: &["id"],
         columns: &[
@@ -122,6 +141,7 @@ pub const TABLES: &[Table] = &[
             col("created_at", Timestamp),
             col("updated_at", Timestamp),
             col("calendar_home", Text),
+            col("service_account_id", Text),
         ],
     },
     Table {
@@ -337,6 +357,7 @@ pub const TABLES: &[Table] = &[
             col("created_at", Timestamp),
             col("expires_at", Timestamp),
             col("used_at", Timestamp),
+            col("delegated_scope", Text),
         ],
     },
     Table {

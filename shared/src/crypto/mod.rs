@@ -1,9 +1,9 @@
-//! Envelope encryption of end-users' calendar credentials.
+//! Envelope encryption of end-users' calendar credentials and of service accounts' credentials.
 //!
 //! Each credential is encrypted with its own random data key (AES-256-GCM); the data key is
-//! wrapped with the keyring's active key. Both encryptions bind the ciphertext to its profile
-//! and kind through the AAD, so a ciphertext copied to another row fails to decrypt. Rotating
-//! the keyring adds a new active key; old keys stay to open older rows.
+//! wrapped with the keyring's active key. Both encryptions bind the ciphertext to its profile (or
+//! service account) and kind through the AAD, so a ciphertext copied to another row fails to
+//! decrypt. Rotating the keyring adds a new active key; old keys stay to open older rows.
 
 mod credentials;
 mod keyring;

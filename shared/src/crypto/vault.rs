@@ -8,7 +8,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use super::{Credentials, Keyring, keyring::KEY_LEN};
-use crate::domain::{ApplicationId, CredentialKind, ProfileId};
+use crate::domain::{ApplicationId, CredentialKind, ProfileId, ServiceAccountId};
 
 const NONCE_LEN: usize = 12;
 
@@ -49,9 +49,41 @@ impl Vault {
 
     /// Encrypts `credentials` for `profile`.
     pub fn seal(&self, profile: &ProfileId, credentials: &Credentials) -> Result<SealedCredential, CryptoError> {
+        self.seal_bound(credentials, |kind, key_id| aad(profile, kind, key_id))
+    }
+
+    /// Decrypts a credential sealed for `profile`; fails if it was sealed for another profile or kind.
+    pub fn open(&self, profile: &ProfileId, sealed: &SealedCredential) -> Result<Credentials, CryptoError> {
+        self.open_bound(sealed, |kind, key_id| aad(profile, kind, key_id))
+    }
+
+    /// Encrypts a service account's credentials, bound to the service account (Enterprise
+    /// Connect): they open for it alone, never as some profile's.
+    pub fn seal_service_account(
+        &self,
+        service_account: &ServiceAccountId,
+        credentials: &Credentials,
+    ) -> Result<SealedCredential, CryptoError> {
+        self.seal_bound(credentials, |kind, key_id| service_account_aad(service_account, kind, key_id))
+    }
+
+    /// Decrypts credentials sealed for `service_account`.
+    pub fn open_service_account(
+        &self,
+        service_account: &ServiceAccountId,
+        sealed: &SealedCredential,
+    ) -> Result<Credentials, CryptoError> {
+        self.open_bound(sealed, |kind, key_id| service_account_aad(service_account, kind, key_id))
+    }
+
+    fn seal_bound(
+        &self,
+        credentials: &Credentials,
+        aad_for: impl Fn(CredentialKind, &str) -> Vec<u8>,
+    ) -> Result<SealedCredential, CryptoError> {
         let kind = credentials.kind();
         let (key_id, kek) = self.keyring.active_key();
-        let aad = aad(profile, kind, key_id);
+        let aad = aad_for(kind, key_id);
 
         let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
         rand::rngs::OsRng.fill_bytes(data_key.as_mut());
@@ -65,10 +97,13 @@ impl Vault {
         })
     }
 
-    /// Decrypts a credential sealed for `profile`; fails if it was sealed for another profile or kind.
-    pub fn open(&self, profile: &ProfileId, sealed: &SealedCredential) -> Result<Credentials, CryptoError> {
+    fn open_bound(
+        &self,
+        sealed: &SealedCredential,
+        aad_for: impl Fn(CredentialKind, &str) -> Vec<u8>,
+    ) -> Result<Credentials, CryptoError> {
         let kek = self.keyring.key(&sealed.key_id).ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
-        let aad = aad(profile, sealed.kind, &sealed.key_id);
+        let aad = aad_for(sealed.kind, &sealed.key_id);
         let data_key = Zeroizing::new(decrypt(kek, &sealed.wrapped_key, &aad)?);
         let data_key: &[u8; KEY_LEN] = data_key.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;
         let plaintext = Zeroizing::new(decrypt(data_key, &sealed.ciphertext, &aad)?);
@@ -122,6 +157,12 @@ struct SealedSecret {
 /// Binds a sealed client secret to its application and wrapping key.
 fn secret_aad(application: &ApplicationId, key_id: &str) -> Vec<u8> {
     format!("calsync:client-secret:v1|{application}|{key_id}").into_bytes()
+}
+
+/// Binds a service account's ciphertext to its row: service account, kind and wrapping key. The
+/// prefix differs from profiles' so neither kind of row can be passed off as the other.
+fn service_account_aad(service_account: &ServiceAccountId, kind: CredentialKind, key_id: &str) -> Vec<u8> {
+    format!("calsync:service-account-credentials:v1|{service_account}|{kind}|{key_id}").into_bytes()
 }
 
 /// Binds a ciphertext to its row: profile, credential kind and wrapping key.
@@ -212,6 +253,26 @@ mod tests {
         let sealed = Vault::new(Keyring::generate()).seal(&profile, &password()).unwrap();
         // Two keyrings generated in the same microsecond would share an id; then the key differs.
         assert!(matches!(vault.open(&profile, &sealed), Err(CryptoError::UnknownKey(_) | CryptoError::Decrypt)));
+    }
+
+    #[test]
+    fn service_account_credentials_open_only_for_their_service_account_and_never_as_a_profiles() {
+        let vault = Vault::new(Keyring::generate());
+        let svc = ServiceAccountId::generate();
+        let credentials = Credentials::ServiceAccount {
+            provider: crate::domain::ProviderName::Exchange,
+            principal: "svc@corp.example".into(),
+            secret: "canary-svc".into(),
+            username: None,
+            tenant: None,
+        };
+        let sealed = vault.seal_service_account(&svc, &credentials).unwrap();
+        assert!(!sealed.ciphertext.windows(6).any(|w| w == b"canary"));
+        assert_eq!(vault.open_service_account(&svc, &sealed).unwrap(), credentials);
+        assert_eq!(vault.open_service_account(&ServiceAccountId::generate(), &sealed), Err(CryptoError::Decrypt));
+        // The same text after another prefix: a profile id spelled like the service account's.
+        let lookalike = ProfileId::parse(&format!("pro_{}", &svc.as_str()[4..])).unwrap();
+        assert_eq!(vault.open(&lookalike, &sealed), Err(CryptoError::Decrypt));
     }
 
     #[test]

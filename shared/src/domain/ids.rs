@@ -1,4 +1,4 @@
-//! Opaque ids with Cronofy-style prefixes (`acc_`, `pro_`, `cal_`, `evt_`, `chn_`, `apc_` …).
+//! Opaque ids with Cronofy-style prefixes (`acc_`, `pro_`, `cal_`, `evt_`, `chn_`, `apc_`, `sac_` …).
 //!
 //! Ids carry 120 random bits in lowercase base32 so they reveal nothing (no counters, no
 //! timestamps) and cannot be guessed across tenants.
@@ -107,6 +107,9 @@ prefixed_id!(/// One grant of an application over an account.
     AuthorizationId, "aut_", "authorization");
 prefixed_id!(/// A right-to-be-forgotten request.
     GdprRequestId, "gdpr_", "GDPR request");
+prefixed_id!(/// An organisation's service account (Enterprise Connect), through which mailboxes of the
+    /// organisation are authorized without their users' passwords.
+    ServiceAccountId, "sac_", "service account");
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,8 @@ pub const CATALOGUE: &[(&str, Holds)] = &[
     ("profiles", Holds::AccountData("account_id")),
     ("authorizations", Holds::AccountData("account_id")),
     ("request_logs", Holds::AccountData("account_id")),
+    // A service account is its own account's data; its mailboxes' profiles belong to theirs.
+    ("service_accounts", Holds::AccountData("account_id")),
     ("accounts", Holds::AccountData("id")),
     ("integrators", Holds::Nothing("integrators' own details, kept under their rules")),
     ("integrator_billing", Holds::Nothing("billing records, kept permanently")),

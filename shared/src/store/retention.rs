@@ -21,10 +21,10 @@ struct Due {
     kind: Option<EventKind>,
 }
 
-/// The rows of a rule held in a single table; `None` for account structure, which spans every
-/// table the erasure catalogue says holds account data (`purge_structure_step`).
-fn due(rule: Purgeable) -> Option<Due> {
-    Some(match rule {
+/// The rows of a rule, table by table; `None` for account structure, which spans every table the
+/// erasure catalogue says holds account data (`purge_structure_step`).
+fn due(rule: Purgeable) -> Option<Vec<Due>> {
+    Some(vec![match rule {
         Purgeable::AccountStructure => return None,
         Purgeable::RequestLogs => Due {
             table: "request_logs",
@@ -61,15 +61,30 @@ fn due(rule: Purgeable) -> Option<Due> {
                      AND (l.terminated_at IS NULL OR l.terminated_at >= $1))",
             kind: Some(EventKind::Partner),
         },
-        Purgeable::Credentials => Due {
-            table: "credentials",
-            key: "profile_id",
-            alias: "c",
-            select: "SELECT c.profile_id FROM accounts a JOIN credentials c ON c.account_id = a.id \
-                     WHERE a.authorizations_ended_at < $1",
-            kind: None,
-        },
-    })
+        Purgeable::Credentials => {
+            return Some(vec![
+                Due {
+                    table: "credentials",
+                    key: "profile_id",
+                    alias: "c",
+                    select: "SELECT c.profile_id FROM accounts a JOIN credentials c ON c.account_id = a.id \
+                             WHERE a.authorizations_ended_at < $1",
+                    kind: None,
+                },
+                // A service account's row exists to hold its credentials (Enterprise Connect): it
+                // goes with them once its own authorizations have ended; the mailboxes it reached
+                // are disconnected at their next sync.
+                Due {
+                    table: "service_accounts",
+                    key: "id",
+                    alias: "s",
+                    select: "SELECT s.id FROM accounts a JOIN service_accounts s ON s.account_id = a.id \
+                             WHERE a.authorizations_ended_at < $1",
+                    kind: None,
+                },
+            ]);
+        }
+    }])
 }
 
 impl Store {
@@ -77,8 +92,14 @@ impl Store {
     /// of its tables (children first) that still has some; 0 when none is left in any.
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn purge_due(&self, rule: Purgeable, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
-        if let Some(due) = due(rule) {
-            return self.purge_step(&due, cutoff, batch).await;
+        if let Some(tables) = due(rule) {
+            for due in &tables {
+                let n = self.purge_step(due, cutoff, batch).await?;
+                if n > 0 {
+                    return Ok(n);
+                }
+            }
+            return Ok(0);
         }
         // Account structure: the erasure catalogue's tables, in its order (children first).
         for (table, holds) in CATALOGUE {
@@ -132,8 +153,12 @@ impl Store {
     /// accounts, profiles and calendars).
     #[tracing::instrument(skip_all, fields(rule = ?rule))]
     pub async fn count_due(&self, rule: Purgeable, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        if let Some(due) = due(rule) {
-            return self.count_step(&due, cutoff).await;
+        if let Some(tables) = due(rule) {
+            let mut total = 0;
+            for due in &tables {
+                total += self.count_step(due, cutoff).await?;
+            }
+            return Ok(total);
         }
         let mut total = 0;
         for (table, column) in [("accounts", "id"), ("profiles", "account_id"), ("calendars", "account_id")] {
