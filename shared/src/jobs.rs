@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    authorization::service_accounts::{self, MailboxRequest},
     domain::{CalendarId, EventUid, ProfileId},
     notify,
     state::AppState,
@@ -41,6 +42,9 @@ pub enum SyncJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<ProfileId>,
     },
+    /// Authorize one mailbox through a service account and call the application back
+    /// (`POST /v1/service_account_authorizations`).
+    AuthorizeMailbox(MailboxRequest),
 }
 
 /// A job on the notify queue.
@@ -114,6 +118,7 @@ pub async fn handle_sync_message(state: &AppState, body: &str) -> Result<JobOutc
         }
         SyncJob::AdvanceWindows { after } => return sync::advance_windows(state, after.as_ref()).await,
         SyncJob::PollProfiles { after } => return sync::poll_profiles(state, after.as_ref()).await,
+        SyncJob::AuthorizeMailbox(request) => return service_accounts::authorize_mailbox(state, &request).await,
         SyncJob::PushEvent { event_uid } => {
             let Some(event) = state.store.get_event(&event_uid).await? else {
                 return Ok(JobOutcome::Skipped("event no longer exists"));

@@ -1,19 +1,30 @@
 //! Issuing, refreshing and revoking the tokens of an authorization (application x account).
 //!
-//! Tokens are random, returned once and stored as SHA-256. Access tokens live three hours;
-//! refresh tokens live until the authorization ends and are not rotated (Cronofy echoes the same
-//! refresh token, and pycronofy relies on getting one back).
+//! Tokens are random, returned once and stored as SHA-256. Access tokens live three hours, a
+//! service account's 30 minutes (Cronofy's `expires_in: 1800`: they can authorize a whole
+//! organisation's mailboxes, so a leaked one should die soon); refresh tokens live until the
+//! authorization ends and are not rotated (Cronofy echoes the same refresh token, and pycronofy
+//! relies on getting one back).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     crypto::token_hash,
-    domain::{AccountId, Application, Authorization, AuthorizationId, Scopes, random_token},
+    domain::{AccountId, Application, Authorization, AuthorizationId, Scope, Scopes, random_token},
     store::{NewAuthorization, Store, StoreResult},
 };
 
 /// How long an access token is valid.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::hours(3);
+
+/// How long a service account's access token (one holding `service_account/accounts/manage`)
+/// is valid.
+pub const SERVICE_ACCOUNT_TOKEN_TTL: Duration = Duration::minutes(30);
+
+/// How long an access token granting `scopes` is valid.
+pub fn access_token_ttl(scopes: &Scopes) -> Duration {
+    if scopes.contains(Scope::ServiceAccountsManage) { SERVICE_ACCOUNT_TOKEN_TTL } else { ACCESS_TOKEN_TTL }
+}
 
 /// Tokens just issued: the only time their plaintext exists.
 #[derive(Clone)]
@@ -49,6 +60,7 @@ pub async fn issue(
 ) -> StoreResult<IssuedTokens> {
     let access_token = new_access_token();
     let refresh_token = new_refresh_token();
+    let ttl = access_token_ttl(&scopes);
     let authorization = store
         .create_authorization(&NewAuthorization {
             id: AuthorizationId::generate(),
@@ -57,11 +69,11 @@ pub async fn issue(
             scopes,
             access_token_hash: token_hash(&access_token),
             refresh_token_hash: token_hash(&refresh_token),
-            access_token_expires_at: now + ACCESS_TOKEN_TTL,
+            access_token_expires_at: now + ttl,
             created_at: now,
         })
         .await?;
-    Ok(IssuedTokens { authorization, access_token, refresh_token, expires_in: ACCESS_TOKEN_TTL.num_seconds() })
+    Ok(IssuedTokens { authorization, access_token, refresh_token, expires_in: ttl.num_seconds() })
 }
 
 /// A new access token for the live authorization `refresh_token` belongs to, if `application`
@@ -79,7 +91,8 @@ pub async fn refresh(
         return Ok(None);
     }
     let access_token = new_access_token();
-    let expires_at = now + ACCESS_TOKEN_TTL;
+    let ttl = access_token_ttl(&authorization.scopes);
+    let expires_at = now + ttl;
     if !store.replace_access_token(&authorization.id, &token_hash(&access_token), expires_at).await? {
         return Ok(None);
     }
@@ -88,6 +101,6 @@ pub async fn refresh(
         authorization,
         access_token,
         refresh_token: refresh_token.to_owned(),
-        expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+        expires_in: ttl.num_seconds(),
     }))
 }

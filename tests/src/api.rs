@@ -267,7 +267,7 @@ impl TestApi {
                 code_hash: token_hash("a-code"),
                 application_id: application.id.clone(),
                 account_id: account.clone(),
-                profile_id: profile.id.clone(),
+                profile_id: Some(profile.id.clone()),
                 redirect_uri: "https://app.example/callback".into(),
                 scopes: Scopes::parse("read_events").unwrap(),
                 created_at: self.now(),

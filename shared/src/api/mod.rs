@@ -3,7 +3,8 @@
 //!
 //! Features live in their own folders, each contributing a router: `oauth` (authorization page,
 //! tokens, application calendars), `identity` (userinfo, account, profiles, calendars), `reads`
-//! (events, free/busy), `writes` (upserts, deletes, batch) and `admin` (integrator applications).
+//! (events, free/busy), `writes` (upserts, deletes, batch), `service_accounts` (Enterprise
+//! Connect's mailbox authorizations) and `admin` (integrator applications).
 
 use axum::{Router, middleware, routing::get};
 use lambda_http::request::RequestContext;
@@ -29,6 +30,7 @@ mod push;
 pub mod rate_limit;
 mod reads;
 mod request_log;
+mod service_accounts;
 mod writes;
 
 /// Request bodies above this size are answered with 413 before any handler runs.
@@ -45,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reads::router())
         .merge(writes::router())
         .merge(channels::router())
+        .merge(service_accounts::router())
         .merge(push::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), request_log::record))

@@ -68,7 +68,7 @@ pub async fn complete(
             code_hash: token_hash(&code),
             application_id: request.application_id.clone(),
             account_id: account.id.clone(),
-            profile_id: profile.id.clone(),
+            profile_id: Some(profile.id.clone()),
             redirect_uri: request.redirect_uri.clone(),
             scopes: request.scopes.clone(),
             created_at: now,

@@ -132,7 +132,7 @@ const MAX_URL_LEN: usize = 2000;
 
 /// A plausible address: one `@`, a non-empty local part, a dotted domain of letters, digits and
 /// hyphens. Deliberately loose: the provider is the judge of the rest.
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     let domain_ok = domain.contains('.')
         && domain.split('.').all(|label| {

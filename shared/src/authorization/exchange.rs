@@ -26,7 +26,7 @@ pub async fn exchange_code(
         return Ok(None);
     };
     let issued = tokens::issue(store, application, &redeemed.account_id, redeemed.scopes, now).await?;
-    token_response(store, application, &issued, Some(&redeemed.profile_id)).await.map(Some)
+    token_response(store, application, &issued, redeemed.profile_id.as_ref()).await.map(Some)
 }
 
 /// A new access token for `application`'s live authorization holding `refresh_token`; the

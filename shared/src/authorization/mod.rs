@@ -6,7 +6,8 @@
 //! calendar service, `connect` creates the account, profile and sealed credentials, completes
 //! the request exactly once and mints a single-use authorization code, which the application
 //! exchanges for tokens (`exchange`). `revoke` ends authorizations; `application_calendars`
-//! hosts calendars the application creates for itself.
+//! hosts calendars the application creates for itself. `service_accounts` is Enterprise Connect:
+//! an organisation's service account authorized once, and mailboxes authorized through it.
 //!
 //! Accounts are born with their retention clock running (`authorizations_ended_at` = creation
 //! time) and the first authorization stops it. An account whose code is never exchanged, or
@@ -25,15 +26,20 @@ mod request;
 mod response;
 mod revoke;
 mod service;
+pub mod service_accounts;
 mod verify;
 
 pub use application_calendars::{application_calendar, validate_application_calendar_id};
 pub use connect::complete;
+pub(crate) use connection::valid_email;
 pub use connection::{Connection, ConnectionForm, FieldProblem};
 pub use exchange::{exchange_code, refresh};
 pub use records::{ApplicationCalendar, AuthorizeRequest, NewAuthorizationCode, RedeemedCode};
 pub use redirect::append_query;
-pub use request::{AUTHORIZE_REQUEST_TTL, AuthorizeParams, DEFAULT_SCOPE, Refusal, Started, load, start};
+pub use request::{
+    AUTHORIZE_REQUEST_TTL, AuthorizeParams, DEFAULT_SCOPE, Flow, Refusal, Started, load, load_enterprise, start,
+    start_enterprise,
+};
 pub use response::{LinkingProfile, TokenResponse, token_response};
 pub use revoke::{RevokeTarget, revoke};
 pub use service::Service;

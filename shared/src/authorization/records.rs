@@ -1,5 +1,5 @@
 //! The rows of the authorization flow as the store reads and writes them: pending authorize
-//! requests, authorization codes and application calendars. Secrets (request ids, codes) only
+//! requests (end-user and Enterprise Connect), authorization codes and application calendars. Secrets (request ids, codes) only
 //! ever appear here as SHA-256 hashes.
 
 use chrono::{DateTime, Utc};
@@ -14,6 +14,10 @@ pub struct AuthorizeRequest {
     pub scopes: Scopes,
     /// The application's opaque `state`, echoed on the redirect.
     pub state: Option<String>,
+    /// Set on an Enterprise Connect request: the scopes the service account's mailboxes may be
+    /// granted. Such a request completes only on the Enterprise Connect page, and an end-user
+    /// request only on the end-user page.
+    pub delegated_scopes: Option<Scopes>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -24,7 +28,8 @@ pub struct NewAuthorizationCode {
     pub code_hash: String,
     pub application_id: ApplicationId,
     pub account_id: AccountId,
-    pub profile_id: ProfileId,
+    /// The profile the user connected; none for a service account's own authorization.
+    pub profile_id: Option<ProfileId>,
     pub redirect_uri: String,
     pub scopes: Scopes,
     pub created_at: DateTime<Utc>,
@@ -35,7 +40,7 @@ pub struct NewAuthorizationCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedeemedCode {
     pub account_id: AccountId,
-    pub profile_id: ProfileId,
+    pub profile_id: Option<ProfileId>,
     pub scopes: Scopes,
 }
 

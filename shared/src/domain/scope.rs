@@ -1,4 +1,9 @@
 //! OAuth scopes as Cronofy names them, and the set an authorization holds.
+//!
+//! The end-user scopes (`Scope::ALL`) are what an authorization over a calendar account holds.
+//! `service_account/accounts/manage` is held only by a service account's own authorization
+//! (Enterprise Connect): it lets the application authorize the organisation's mailboxes, and is
+//! never part of `read_write` nor grantable through the end-user flow.
 
 use std::{collections::BTreeSet, fmt};
 
@@ -13,9 +18,12 @@ pub enum Scope {
     CreateCalendar,
     ReadFreeBusy,
     ChangeParticipationStatus,
+    /// A service account's right to authorize its organisation's accounts.
+    ServiceAccountsManage,
 }
 
 impl Scope {
+    /// The end-user scopes, in the order pages list them.
     pub const ALL: [Scope; 8] = [
         Scope::ReadAccount,
         Scope::ListCalendars,
@@ -37,11 +45,17 @@ impl Scope {
             Scope::CreateCalendar => "create_calendar",
             Scope::ReadFreeBusy => "read_free_busy",
             Scope::ChangeParticipationStatus => "change_participation_status",
+            Scope::ServiceAccountsManage => "service_account/accounts/manage",
         }
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+        Scope::ALL.into_iter().chain([Scope::ServiceAccountsManage]).find(|scope| scope.as_str() == s)
+    }
+
+    /// Whether an end-user's calendar account can be granted this scope.
+    pub fn is_end_user(self) -> bool {
+        self != Scope::ServiceAccountsManage
     }
 }
 
@@ -80,6 +94,16 @@ impl Scopes {
         self.0.is_empty()
     }
 
+    /// Whether every scope is one an end-user's calendar account can be granted.
+    pub fn all_end_user(&self) -> bool {
+        self.0.iter().all(|s| s.is_end_user())
+    }
+
+    /// Whether every scope of `self` is also in `other`.
+    pub fn is_subset(&self, other: &Scopes) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
     /// True when the only event access is free/busy: reads must use the free/busy projection.
     pub fn is_free_busy_only(&self) -> bool {
         self.contains(Scope::ReadFreeBusy) && !self.contains(Scope::ReadEvents)
@@ -113,6 +137,17 @@ mod tests {
     #[test]
     fn an_unknown_scope_is_refused_by_name() {
         assert_eq!(Scopes::parse("read_events admin"), Err(UnknownScope("admin".into())));
+    }
+
+    #[test]
+    fn the_service_account_scope_parses_but_is_never_part_of_read_write() {
+        let scopes = Scopes::parse("service_account/accounts/manage").unwrap();
+        assert!(scopes.contains(Scope::ServiceAccountsManage) && !scopes.all_end_user());
+        assert_eq!(scopes.to_string(), "service_account/accounts/manage");
+        let read_write = Scopes::parse("read_write").unwrap();
+        assert!(!read_write.contains(Scope::ServiceAccountsManage) && read_write.all_end_user());
+        assert!(Scopes::parse("read_events").unwrap().is_subset(&read_write));
+        assert!(!read_write.is_subset(&Scopes::parse("read_only").unwrap()));
     }
 
     #[test]

@@ -24,6 +24,7 @@ struct AuthorizeRequestRow {
     redirect_uri: String,
     scopes: String,
     state: Option<String>,
+    delegated_scope: Option<String>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -31,7 +32,7 @@ struct AuthorizeRequestRow {
 #[derive(sqlx::FromRow)]
 struct RedeemedRow {
     account_id: AccountId,
-    profile_id: ProfileId,
+    profile_id: Option<ProfileId>,
     scopes: String,
 }
 
@@ -82,7 +83,7 @@ impl Store {
         const PURGE: &str = "DELETE FROM authorize_requests WHERE expires_at <= $1";
         // language=SQL
         const INSERT: &str = "INSERT INTO authorize_requests (id_hash, application_id, redirect_uri, scopes, state, \
-                              created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+                              created_at, expires_at, delegated_scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         with_pool!(self, pool => {
             sqlx::query(PURGE).bind(request.created_at).execute(pool).await?;
             sqlx::query(INSERT)
@@ -93,6 +94,7 @@ impl Store {
                 .bind(&request.state)
                 .bind(request.created_at)
                 .bind(request.expires_at)
+                .bind(request.delegated_scopes.as_ref().map(Scopes::to_string))
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -108,13 +110,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<AuthorizeRequest>> {
         // language=SQL
-        const SQL: &str = "SELECT application_id, redirect_uri, scopes, state, created_at, expires_at \
+        const SQL: &str = "SELECT application_id, redirect_uri, scopes, state, delegated_scope, created_at, expires_at \
                            FROM authorize_requests WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2";
         let row: Option<AuthorizeRequestRow> =
             with_pool!(self, pool => sqlx::query_as(SQL).bind(id_hash).bind(now).fetch_optional(pool).await?);
         row.map(|r| {
             Ok(AuthorizeRequest {
                 scopes: scopes(&r.scopes)?,
+                delegated_scopes: r.delegated_scope.as_deref().map(scopes).transpose()?,
                 application_id: r.application_id,
                 redirect_uri: r.redirect_uri,
                 state: r.state,

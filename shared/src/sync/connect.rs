@@ -73,13 +73,31 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         let own = calendars.into_iter().filter(|c| c.profile_id == profile.id).collect();
         return Ok(Box::new(HostedProvider::new(own)));
     }
-    let Some(sealed) = state.store.get_credentials(&profile.id).await? else {
-        return Err(ProviderError::CredentialsDead.into());
+    let (credentials, impersonate) = match state.store.profile_service_account(&profile.id).await? {
+        // A mailbox reached through a service account (Enterprise Connect): the service account's
+        // credentials, acting for the mailbox. A service account that is gone (its account was
+        // erased) is as dead as a refused password: the profile is disconnected.
+        Some(service_account) => {
+            let Some(sealed) = state.store.get_service_account_credentials(&service_account).await? else {
+                return Err(ProviderError::CredentialsDead.into());
+            };
+            let credentials = state
+                .vault
+                .open_service_account(&service_account, &sealed)
+                .map_err(|_| ProviderError::Permanent("the service account's credentials cannot be opened".into()))?;
+            (credentials, Some(profile.email.clone()))
+        }
+        None => {
+            let Some(sealed) = state.store.get_credentials(&profile.id).await? else {
+                return Err(ProviderError::CredentialsDead.into());
+            };
+            let credentials = state
+                .vault
+                .open(&profile.id, &sealed)
+                .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
+            (credentials, None)
+        }
     };
-    let credentials = state
-        .vault
-        .open(&profile.id, &sealed)
-        .map_err(|_| ProviderError::Permanent("the profile's credentials cannot be opened".into()))?;
     let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
     let provider: Box<dyn CalendarProvider> = if profile.provider == ProviderName::Google {
         let google = &state.config.google;
@@ -103,7 +121,7 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
             &profile.email,
             server_url,
             &credentials,
-            None,
+            impersonate.as_deref(),
             policy,
             default_tz,
             known.as_deref(),
@@ -116,7 +134,8 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         let policy = Policy::for_mode(state.config.mode);
         Box::new(CalDavProvider::new(server_url, &credentials, policy, default_tz)?)
     };
-    if let Some(renewed) = provider.refresh_credentials().await? {
+    // Renewed credentials are a profile's own; a service account's are never copied to a profile.
+    if let Some(renewed) = provider.refresh_credentials().await?.filter(|_| impersonate.is_none()) {
         let sealed = state
             .vault
             .seal(&profile.id, &renewed)

@@ -1,5 +1,7 @@
 //! `GET /v1/userinfo`: the account, the authorization and every profile with its calendars, in
-//! Cronofy's OpenID-style shape (cronofy-api.md §4.7). Any valid token may read it.
+//! Cronofy's OpenID-style shape (cronofy-api.md §4.7). Any valid token may read it. A service
+//! account's token (Enterprise Connect) reads `"cronofy.type": "service_account"` and the
+//! organisation's domain instead; a service account has no profiles.
 
 use axum::{Json, extract::State};
 use serde_json::{Map, Value, json};
@@ -10,10 +12,14 @@ use super::{
 };
 use crate::{
     api::{error::ApiResult, extract::Grant},
+    domain::ServiceAccount,
     state::AppState,
 };
 
 pub(super) async fn get(State(state): State<AppState>, grant: Grant) -> ApiResult<Json<Value>> {
+    if let Some(service_account) = state.store.find_service_account_by_account(grant.account_id()).await? {
+        return Ok(Json(service_account_info(&service_account, &grant)));
+    }
     let data = AccountData::load(&state, &grant).await?;
     let profiles: Vec<Value> = data
         .profiles
@@ -49,4 +55,21 @@ pub(super) async fn get(State(state): State<AppState>, grant: Grant) -> ApiResul
         }),
     );
     Ok(Json(Value::Object(o)))
+}
+
+/// The userinfo of a service account.
+fn service_account_info(service_account: &ServiceAccount, grant: &Grant) -> Value {
+    json!({
+        "sub": service_account.account_id,
+        "email": service_account.email,
+        "cronofy.type": "service_account",
+        "cronofy.service_account.domain": service_account.domain(),
+        "cronofy.data": {
+            "authorization": { "scope": grant.authorization.scopes.to_string(), "status": "active" },
+            "service_account": {
+                "service_account_id": service_account.id,
+                "provider_name": service_account.provider,
+            },
+        },
+    })
 }

@@ -23,6 +23,7 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
         scope: params.get("scope"),
         state: params.get("state"),
         provider_name: params.get("provider_name"),
+        delegated_scope: None,
     };
     match authorization::start(&state.store, query, state.clock.now()).await {
         Err(e) => page::internal_error(e.into()),

@@ -1,5 +1,5 @@
-//! Routes of the `oauth` feature: the end-user authorization page, the token endpoint,
-//! revocation and application calendars. The logic lives in `crate::authorization`; these
+//! Routes of the `oauth` feature: the end-user authorization page, the Enterprise Connect page
+//! (service accounts), the token endpoint, revocation and application calendars. The logic lives in `crate::authorization`; these
 //! handlers read requests and shape responses.
 //!
 //! The client-credential endpoints ignore the Authorization header: the SDKs send
@@ -20,6 +20,9 @@ mod authorize_post;
 mod body;
 mod callback_google;
 mod callback_microsoft;
+mod enterprise_get;
+mod enterprise_page;
+mod enterprise_post;
 mod page;
 mod revoke;
 mod token;
@@ -27,6 +30,7 @@ mod token;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize_get::get).post(authorize_post::post))
+        .route("/enterprise_connect/oauth/authorize", get(enterprise_get::get).post(enterprise_post::post))
         .route(crate::authorization::google::CALLBACK_PATH, get(callback_google::get))
         .route(crate::authorization::microsoft::CALLBACK_PATH, get(callback_microsoft::get))
         .route("/oauth/token", post(token::post))

@@ -90,7 +90,7 @@ fn with_page_headers(mut response: Response, form_targets: &[&str]) -> Response 
 /// A page; `form_targets` are where its forms may lead besides calsync itself (the application's
 /// redirect URI, a provider's sign-in), since browsers apply `form-action` to the redirect that
 /// follows a submission too.
-fn html(status: StatusCode, title: &str, main: &str, form_targets: &[&str]) -> Response {
+pub(super) fn html(status: StatusCode, title: &str, main: &str, form_targets: &[&str]) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -149,7 +149,7 @@ pub(super) fn redirect(url: &str) -> Response {
     }
 }
 
-fn describe(scope: Scope) -> &'static str {
+pub(super) fn describe(scope: Scope) -> &'static str {
     match scope {
         Scope::ReadAccount => "See your name, email address and time zone",
         Scope::ListCalendars => "See the list of your calendars",
@@ -159,6 +159,7 @@ fn describe(scope: Scope) -> &'static str {
         Scope::DeleteEvent => "Delete the events it added",
         Scope::CreateCalendar => "Create new calendars",
         Scope::ChangeParticipationStatus => "Accept or decline invitations for you",
+        Scope::ServiceAccountsManage => "Connect calendars of your organisation's accounts",
     }
 }
 

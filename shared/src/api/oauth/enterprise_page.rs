@@ -1,0 +1,126 @@
+//! The Enterprise Connect page: an organisation's administrator types the credentials of an
+//! Exchange service account (one holding the ApplicationImpersonation role), through which the
+//! application will connect the calendars of the organisation's accounts. Same styling, headers
+//! and escaping as the end-user page (`page.rs`).
+
+use std::fmt::Write as _;
+
+use axum::{http::StatusCode, response::Response};
+
+use super::page::{self, describe, html, html_escape};
+use crate::{
+    authorization::{AuthorizeRequest, ConnectionForm, FieldProblem},
+    domain::{Application, Scope, Scopes},
+    state::AppState,
+};
+
+/// The pending Enterprise Connect request `request_id` names and its application, or the page to
+/// answer with (an end-user request is not found here).
+pub(super) async fn pending(
+    state: &AppState,
+    request_id: Option<&str>,
+) -> Result<(String, AuthorizeRequest, Application), Response> {
+    let Some(request_id) = request_id else { return Err(page::expired()) };
+    match crate::authorization::load_enterprise(&state.store, request_id, state.clock.now()).await {
+        Err(e) => Err(page::internal_error(e.into())),
+        Ok(None) => Err(page::expired()),
+        Ok(Some((request, application))) => Ok((request_id.to_owned(), request, application)),
+    }
+}
+
+/// The service account form.
+pub(super) struct ServiceAccountForm<'a> {
+    pub application: &'a str,
+    /// What each connected account will let the application do.
+    pub delegated: &'a Scopes,
+    pub request_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub notice: Option<&'a str>,
+    pub problems: &'a [FieldProblem],
+    /// What was typed (the password is never echoed).
+    pub typed: Option<&'a ConnectionForm>,
+}
+
+const FIELDS: [(&str, &str, &str, bool); 4] = [
+    ("email", "Service account email address", "email", true),
+    ("password", "Password", "password", true),
+    ("username", "Username (if different from the email address, like CORP\\svc-calendar)", "text", false),
+    ("server_url", "Exchange server URL (if not found automatically)", "url", false),
+];
+
+impl ServiceAccountForm<'_> {
+    pub(super) fn render(&self, status: StatusCode) -> Response {
+        let app = html_escape(self.application);
+        let mut main = format!(
+            "<h1>Connect your organisation's calendars to {app}</h1><p><strong>{app}</strong> is asking for a \
+             service account of your organisation, through which it can connect the calendars of your \
+             organisation's accounts without their passwords. Each account it connects will let {app}:</p>"
+        );
+        main.push_str("<ul class=\"scopes\">");
+        for scope in Scope::ALL.into_iter().filter(|s| self.delegated.contains(*s)) {
+            let _ = write!(main, "<li>{}</li>", describe(scope));
+        }
+        main.push_str("</ul>");
+        if let Some(notice) = self.notice {
+            let _ = write!(main, "<p class=\"notice\" role=\"alert\">{}</p>", html_escape(notice));
+        }
+        let _ = write!(
+            main,
+            "<h2>Exchange service account</h2><form class=\"choice\" id=\"exchange\" method=\"post\" \
+             action=\"authorize\"><input type=\"hidden\" name=\"request\" value=\"{}\">\
+             <input type=\"hidden\" name=\"service\" value=\"exchange\">",
+            html_escape(self.request_id)
+        );
+        if !self.problems.is_empty() {
+            main.push_str("<ul class=\"errors\" role=\"alert\">");
+            for problem in self.problems {
+                let _ = write!(main, "<li>{}</li>", html_escape(problem.message));
+            }
+            main.push_str("</ul>");
+        }
+        for (name, label, kind, required) in FIELDS {
+            self.input(&mut main, name, label, kind, required);
+        }
+        main.push_str(
+            "<p class=\"hint\">The account needs Exchange's ApplicationImpersonation role over the accounts to \
+             connect.</p><button type=\"submit\">Connect the service account</button></form>",
+        );
+        let _ = write!(
+            main,
+            "<p class=\"foot\">The service account's password is stored encrypted and is never shown to {app}; \
+             no password of your organisation's accounts is asked for or stored. Google Workspace (domain-wide \
+             delegation) and Office 365 (application permissions) service accounts are not available yet. \
+             Afterwards you return to {app}.</p>"
+        );
+        html(
+            status,
+            &format!("Connect your organisation's calendars to {}", self.application),
+            &main,
+            &[self.redirect_uri],
+        )
+    }
+
+    fn input(&self, out: &mut String, name: &str, label: &str, kind: &str, required: bool) {
+        let typed = self.typed.and_then(|form| match name {
+            "email" => form.email.as_deref(),
+            "username" => form.username.as_deref(),
+            "server_url" => form.server_url.as_deref(),
+            _ => None,
+        });
+        let value = html_escape(typed.unwrap_or_default());
+        let invalid = self.problems.iter().any(|p| p.field == name);
+        let autocomplete = match name {
+            "email" | "username" => "username",
+            "password" => "current-password",
+            _ => "off",
+        };
+        let _ = write!(
+            out,
+            "<label>{label}<input type=\"{kind}\" name=\"{name}\" autocomplete=\"{autocomplete}\"{value}{required}{invalid}></label>",
+            label = html_escape(label),
+            value = if value.is_empty() { String::new() } else { format!(" value=\"{value}\"") },
+            required = if required { " required" } else { "" },
+            invalid = if invalid { " aria-invalid=\"true\"" } else { "" },
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! `POST /enterprise_connect/oauth/authorize`: the service account form. Loads the pending
+//! Enterprise Connect request, checks the fields, signs the service account in at Exchange, and
+//! on success stores it and redirects to the application with a code. A refused form is shown
+//! again with its problems (400) and nothing is stored.
+
+use axum::{
+    extract::{Request, State},
+    http::{StatusCode, header},
+    response::Response,
+};
+
+use super::{
+    enterprise_page::{ServiceAccountForm, pending},
+    page,
+};
+use crate::{
+    api::extract::body_bytes,
+    authorization::{self, Connection, ConnectionForm, Service, service_accounts},
+    crypto::Credentials,
+    domain::ProviderName,
+    state::AppState,
+};
+
+const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
+
+pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
+    // Read the form.
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let bytes = match body_bytes(request).await {
+        Ok(bytes) if is_form => bytes,
+        _ => return page::message(StatusCode::BAD_REQUEST, "The form could not be read", UNREADABLE),
+    };
+    let form = ConnectionForm::parse(&bytes);
+
+    // Load the pending Enterprise Connect request it belongs to.
+    let (request_id, request, application) = match pending(&state, form.request.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let delegated = request.delegated_scopes.clone().unwrap_or_default();
+    let shown = ServiceAccountForm {
+        application: &application.name,
+        delegated: &delegated,
+        request_id: &request_id,
+        redirect_uri: &request.redirect_uri,
+        notice: None,
+        problems: &[],
+        typed: Some(&form),
+    };
+
+    // Check the fields: Exchange is the one kind of service account offered.
+    if form.service.as_deref().is_some_and(|s| s != Service::Exchange.as_str()) {
+        let notice = "Only Exchange service accounts can be connected on this installation.";
+        return ServiceAccountForm { notice: Some(notice), ..shown }.render(StatusCode::BAD_REQUEST);
+    }
+    let connection = match Connection::validate(Service::Exchange, &form, state.config.allow_http_callbacks) {
+        Ok(connection) => connection,
+        Err(problems) => return ServiceAccountForm { problems: &problems, ..shown }.render(StatusCode::BAD_REQUEST),
+    };
+
+    // Sign the service account in before anything is stored.
+    let Connection::Exchange { email, password, username, server_url } = &connection else {
+        return page::internal_error(anyhow::anyhow!("an Exchange form validated into another connection"));
+    };
+    let credentials = Credentials::ServiceAccount {
+        provider: ProviderName::Exchange,
+        principal: email.clone(),
+        secret: password.clone(),
+        username: username.clone(),
+        tenant: None,
+    };
+    let verified = service_accounts::verify_service_account(&state, &credentials, email, server_url.as_deref()).await;
+    drop(credentials);
+    if let Err(problems) = verified {
+        return ServiceAccountForm { problems: &problems, ..shown }.render(StatusCode::BAD_REQUEST);
+    }
+
+    // Store it and return to the application with a code.
+    match authorization::service_accounts::complete_service_account(&state, &request_id, &request, &connection).await {
+        Ok(Some(url)) => page::redirect(&url),
+        Ok(None) => page::expired(),
+        Err(e) => page::internal_error(e),
+    }
+}
