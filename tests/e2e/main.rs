@@ -2,6 +2,7 @@
 mod browser;
 mod caldav;
 mod cli;
+mod enterprise_connect;
 mod gdpr;
 mod ical;
 mod notify;
