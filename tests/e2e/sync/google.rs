@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use calsync_core::AppState;
 use calsync_core::crypto::Credentials;
-use calsync_core::domain::{Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::domain::{Profile, ProfileStatus, ProviderName, ProviderService};
 use calsync_core::jobs::{JobOutcome, SyncJob, handle_sync_message};
 use calsync_core::providers::{OAuthClient, ProviderClients};
 use calsync_tests::api::{Authorized, TestApi};
@@ -17,7 +17,7 @@ use chrono::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{changed_since, events, row, stored_calendar};
+use super::{changed_since, events, oauth_account, row, stored_calendar};
 
 const ADA: &str = "ada@gmail.example";
 
@@ -37,33 +37,9 @@ fn google_state(api: &TestApi, google: &FakeGoogle) -> AppState {
 
 /// An account authorized for an application, with a Google profile whose tokens expire in an hour.
 async fn google_account(api: &TestApi, google: &FakeGoogle, scopes: &str) -> (Authorized, Profile) {
-    let (app, _) = api.application("Syncer").await;
-    let who = api.authorized(&app, scopes).await;
-    let now = api.now();
-    let profile = Profile {
-        id: ProfileId::generate(),
-        account_id: who.account.id.clone(),
-        provider: ProviderName::Google,
-        provider_service: ProviderService::Google,
-        email: ADA.into(),
-        name: Some("Ada Lovelace".into()),
-        tzid: Some("Europe/London".into()),
-        status: ProfileStatus::Active,
-        server_url: None,
-        created_at: now,
-        updated_at: now,
-    };
-    api.state.store.create_profile(&profile).await.unwrap();
-    let (access, refresh) = google.issue_tokens(ADA);
-    let credentials = Credentials::OauthTokenSet {
-        access_token: access,
-        refresh_token: Some(refresh),
-        expires_at: Some(now + Duration::hours(1)),
-        scope: Some("openid email https://www.googleapis.com/auth/calendar".into()),
-    };
-    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
-    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, now).await.unwrap();
-    (who, profile)
+    let kind = (ProviderName::Google, ProviderService::Google);
+    let scope = "openid email https://www.googleapis.com/auth/calendar";
+    oauth_account(api, scopes, kind, ADA, google.issue_tokens(ADA), scope).await
 }
 
 async fn run(state: &AppState, job: SyncJob) -> Result<JobOutcome, String> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use calsync_core::AppState;
 use calsync_core::adapters::QueueName;
 use calsync_core::crypto::Credentials;
-use calsync_core::domain::{Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::domain::{Profile, ProfileStatus, ProviderName, ProviderService};
 use calsync_core::jobs::{JobOutcome, SyncJob, handle_sync_message};
 use calsync_core::providers::{OAuthClient, ProviderClients};
 use calsync_tests::api::{Authorized, TestApi};
@@ -23,7 +23,7 @@ use chrono::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{changed_since, events, row, stored_calendar};
+use super::{changed_since, events, oauth_account, row, stored_calendar};
 
 const ADA: &str = "ada@contoso.example";
 
@@ -83,25 +83,11 @@ fn microsoft_state(api: &TestApi, microsoft: &FakeMicrosoft) -> AppState {
 /// An account authorized for an application, with an Office 365 profile whose tokens expire in
 /// an hour. Returns the refresh token too.
 async fn microsoft_account(api: &TestApi, microsoft: &FakeMicrosoft, scopes: &str) -> (Authorized, Profile, String) {
-    let (app, _) = api.application("Syncer").await;
-    let who = api.authorized(&app, scopes).await;
-    let now = api.now();
-    let profile = Profile {
-        id: ProfileId::generate(),
-        account_id: who.account.id.clone(),
-        provider: ProviderName::Office365,
-        provider_service: ProviderService::Office365,
-        email: ADA.into(),
-        name: Some("Ada Lovelace".into()),
-        tzid: Some("Europe/London".into()),
-        status: ProfileStatus::Active,
-        server_url: None,
-        created_at: now,
-        updated_at: now,
-    };
-    api.state.store.create_profile(&profile).await.unwrap();
-    let (access, refresh) = microsoft.issue_tokens(ADA);
-    store_tokens(api, &who, &profile, &access, &refresh, now + Duration::hours(1)).await;
+    let tokens = microsoft.issue_tokens(ADA);
+    let refresh = tokens.1.clone();
+    let kind = (ProviderName::Office365, ProviderService::Office365);
+    let scope = "openid email offline_access User.Read Calendars.ReadWrite";
+    let (who, profile) = oauth_account(api, scopes, kind, ADA, tokens, scope).await;
     (who, profile, refresh)
 }
 

@@ -78,6 +78,45 @@ pub(super) async fn caldav_account_with_scopes(api: &TestApi, server: Server, sc
     (who, profile)
 }
 
+/// An account authorized for an application (with `scopes`) and an OAuth profile of `provider`
+/// for "Ada Lovelace" at `email`, in London time, holding `access` and `refresh` tokens that
+/// expire in an hour.
+pub(super) async fn oauth_account(
+    api: &TestApi,
+    scopes: &str,
+    (provider, service): (ProviderName, ProviderService),
+    email: &str,
+    (access, refresh): (String, String),
+    scope: &str,
+) -> (Authorized, Profile) {
+    let (app, _) = api.application("Syncer").await;
+    let who = api.authorized(&app, scopes).await;
+    let now = api.now();
+    let profile = Profile {
+        id: ProfileId::generate(),
+        account_id: who.account.id.clone(),
+        provider,
+        provider_service: service,
+        email: email.into(),
+        name: Some("Ada Lovelace".into()),
+        tzid: Some("Europe/London".into()),
+        status: ProfileStatus::Active,
+        server_url: None,
+        created_at: now,
+        updated_at: now,
+    };
+    api.state.store.create_profile(&profile).await.unwrap();
+    let credentials = Credentials::OauthTokenSet {
+        access_token: access,
+        refresh_token: Some(refresh),
+        expires_at: Some(now + Duration::hours(1)),
+        scope: Some(scope.into()),
+    };
+    let sealed = api.state.vault.seal(&profile.id, &credentials).unwrap();
+    api.state.store.put_credentials(&profile.id, &who.account.id, &sealed, now).await.unwrap();
+    (who, profile)
+}
+
 pub(super) async fn job(api: &TestApi, job: SyncJob) -> JobOutcome {
     redelivered(api, &job).await.expect("the sync job succeeds")
 }
