@@ -16,7 +16,7 @@ pub use emit::to_ics;
 pub use expand::{Expansion, MAX_OCCURRENCES, Occurrence, expand};
 pub use model::{Component, Series, Warning};
 pub use parse::{Limits, parse_feed, parse_resource};
-pub use zones::{iana_zone, localize};
+pub use zones::{iana_zone, localize, windows_zone};
 
 /// Why a resource could not be read. Messages name the problem, never the event content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! TZID resolution: IANA names, Windows names (Outlook, Exchange), `X-LIC-LOCATION` and Outlook
 //! CDO ids via calcard's tables; custom VTIMEZONEs that name no known zone fall back to their
-//! standard offset, else UTC, and are reported as a [`Warning`].
+//! standard offset, else UTC, and are reported as a [`Warning`]. The other way, an IANA zone's
+//! Windows id comes from CLDR's table in `zones/windows.rs` (calcard's goes one way only).
 
 use std::collections::HashMap;
 
@@ -10,6 +11,8 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, U
 use chrono_tz::Tz;
 
 use super::model::Warning;
+
+mod windows;
 
 /// The zones one resource can refer to.
 pub(super) struct Zones {
@@ -56,10 +59,29 @@ impl Zones {
     }
 }
 
+/// Windows ids whose zone in calcard's table has since moved to another clock (Chihuahua left
+/// Mountain time in 2022, Almaty left UTC+6 in 2024), with CLDR's zone for them now.
+const WINDOWS_MOVED: [(&str, Tz); 2] =
+    [("Mountain Standard Time (Mexico)", Tz::America__Mazatlan), ("Central Asia Standard Time", Tz::Asia__Bishkek)];
+
 /// The IANA zone a zone name stands for: an IANA name, or a Windows name as Outlook, Exchange and
 /// Microsoft Graph give them (`W. Europe Standard Time`); `None` for custom and unknown zones.
 pub fn iana_zone(name: &str) -> Option<Tz> {
-    name.parse::<Tz>().ok().or_else(|| name.parse::<CalTz>().ok().and_then(to_chrono))
+    if let Some((_, tz)) = WINDOWS_MOVED.iter().find(|(id, _)| *id == name) {
+        return Some(*tz);
+    }
+    name.parse::<Tz>()
+        .ok()
+        .or_else(|| name.parse::<CalTz>().ok().and_then(to_chrono))
+        // Windows ids newer than calcard's table (`South Sudan Standard Time`).
+        .or_else(|| windows::IANA_TO_WINDOWS.iter().find(|(_, id)| *id == name).and_then(|(iana, _)| iana.parse().ok()))
+}
+
+/// The Windows zone id of an IANA zone (`Europe/London` → `GMT Standard Time`), as Exchange and
+/// Outlook name zones; `None` for the few zones Windows has no id for.
+pub fn windows_zone(tz: Tz) -> Option<&'static str> {
+    let name = tz.name();
+    windows::IANA_TO_WINDOWS.binary_search_by(|(iana, _)| (*iana).cmp(name)).ok().map(|i| windows::IANA_TO_WINDOWS[i].1)
 }
 
 /// The instant a wall-clock time names in `tz` (RFC 5545 §3.3.5): a time repeated by a DST
@@ -163,6 +185,53 @@ mod tests {
         ] {
             assert_eq!(zones.resolve(windows), (iana.parse::<Tz>().unwrap(), None), "{windows}");
         }
+    }
+
+    #[test]
+    fn iana_zones_map_to_their_windows_ids_aliases_included() {
+        for (iana, windows) in [
+            ("Europe/London", "GMT Standard Time"),
+            ("Europe/Berlin", "W. Europe Standard Time"),
+            ("Europe/Madrid", "Romance Standard Time"),
+            ("America/New_York", "Eastern Standard Time"),
+            ("US/Eastern", "Eastern Standard Time"),
+            ("America/Toronto", "Eastern Standard Time"),
+            ("Asia/Kolkata", "India Standard Time"),
+            ("Asia/Calcutta", "India Standard Time"),
+            ("Europe/Kyiv", "FLE Standard Time"),
+            ("Etc/UTC", "UTC"),
+            ("UTC", "UTC"),
+            ("Etc/GMT-3", "E. Africa Standard Time"),
+        ] {
+            assert_eq!(windows_zone(iana.parse().unwrap()), Some(windows), "{iana}");
+        }
+        assert_eq!(windows_zone(chrono_tz::Antarctica::Troll), None);
+    }
+
+    #[test]
+    fn the_windows_table_is_sorted_names_real_zones_and_reads_back_as_the_same_clock() {
+        let table = windows::IANA_TO_WINDOWS;
+        assert!(table.windows(2).all(|w| w[0].0 < w[1].0), "sorted and unique, for the binary search");
+        // Every Windows id read back (as Exchange names an item's zone) is a zone keeping the same
+        // wall clock as the IANA zone it was written for, around now.
+        let instants: Vec<DateTime<Utc>> = (0..24)
+            .map(|month| Utc.with_ymd_and_hms(2025, 1, 15, 12, 0, 0).unwrap() + Duration::days(30 * month))
+            .collect();
+        let (mut unread, mut other_clock) = (Vec::new(), Vec::new());
+        for (iana, windows) in table {
+            let tz: Tz = iana.parse().unwrap_or_else(|_| panic!("{iana} is a chrono-tz zone"));
+            let Some(back) = iana_zone(windows) else {
+                unread.push(*windows);
+                continue;
+            };
+            let offset = |zone: Tz, at: &DateTime<Utc>| at.with_timezone(&zone).offset().fix();
+            if instants.iter().any(|at| offset(tz, at) != offset(back, at)) {
+                other_clock.push(*iana);
+            }
+        }
+        unread.dedup();
+        assert_eq!(unread, Vec::<&str>::new(), "Windows ids calcard cannot read back");
+        assert_eq!(other_clock, Vec::<&str>::new(), "zones whose Windows id keeps another clock");
     }
 
     #[test]
