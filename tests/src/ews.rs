@@ -10,22 +10,36 @@
 //! child that is unknown or out of schema order, an unknown FieldURI, a value outside an
 //! enumeration (HTTP 500, SOAP fault ErrorSchemaValidation).
 //!
-//! Two details of `protocol.md` differ from Microsoft's schema (types.xsd, Exchange 2013 SP1), and
-//! the fake follows the schema: the all-day flag is `t:IsAllDayEvent` (FieldURI
-//! `calendar:IsAllDayEvent`), not `t:IsAllDay`; and in `t:CalendarItem` (ItemType's sequence)
-//! `t:Sensitivity` comes before `t:Body`. A request with `t:IsAllDay`, or `t:Body` before
-//! `t:Sensitivity`, gets the ErrorSchemaValidation fault Exchange would answer.
+//! Where `protocol.md` and Microsoft's schema (types.xsd, Exchange 2013 SP1) could be read
+//! differently, the fake follows the schema: the all-day flag is `t:IsAllDayEvent` (FieldURI
+//! `calendar:IsAllDayEvent`), not `t:IsAllDay`; and in `t:CalendarItem` (ItemType's sequence, then
+//! CalendarItemType's) `t:Sensitivity` comes before `t:Body`, and `t:StartTimeZone` and
+//! `t:EndTimeZone` after `t:Recurrence`. A request with `t:IsAllDay`, or with these out of order,
+//! gets the ErrorSchemaValidation fault Exchange would answer.
+//!
+//! Time zones are Windows ids, as Exchange 2010 and later take them (`t:StartTimeZone Id="GMT
+//! Standard Time"` and `t:EndTimeZone Id`, FieldURIs `calendar:StartTimeZone` and
+//! `calendar:EndTimeZone`; or `t:StartTimeZoneId`). The fake knows each Windows id by the IANA
+//! zone CLDR names for it (`WINDOWS_ZONES`) and reads only the `Id` (a full definition's Periods
+//! and Transitions are ignored); an id it does not know answers ErrorTimeZone for that item. As
+//! Exchange does, setting an item's zone in UpdateItem without its times keeps its local start
+//! (or end) time and moves the UTC one; changes apply in order, so a Start set after the zone in
+//! the same ItemChange wins, and one set before it is moved (clients send the zones first, as
+//! Microsoft's example does).
 //!
 //! Where Exchange does more, the fake does less rather than invent behaviour:
 //! - Recurrence: the four absolute patterns only (daily, weekly, absolute monthly, absolute
 //!   yearly; relative and regenerating patterns answer ErrorInvalidRequest), with the three
-//!   ranges. **The fake expands in UTC**: an occurrence starts at the master's UTC time of day on
-//!   each pattern date, with no daylight-saving shift; `StartTimeZoneId` (or `StartTimeZone/@Id`)
-//!   is stored and echoed, never applied. Weeks start on `FirstDayOfWeek` (Sunday when absent); a
-//!   day of month past the month's end falls on its last day. A master's Start is kept as sent
-//!   (not moved to the first occurrence), and all-day items keep the times sent (no snapping to
-//!   midnight in a zone). Changing a master's recurrence drops its exceptions and deleted
-//!   occurrences; changing its times keeps them.
+//!   ranges. **A series recurs at the wall-clock time of its start zone**: an occurrence starts on
+//!   each pattern date (a date in that zone) at the master's local time of day there, so a weekly
+//!   09:00 `GMT Standard Time` series is at 09:00 UTC in winter and 08:00 UTC in summer; a master
+//!   without a zone expands in UTC. A local time a daylight-saving change skips is read with the
+//!   offset before the change (01:30 becomes 02:30 BST), a repeated one is its first occurrence.
+//!   Weeks start on `FirstDayOfWeek` (Sunday when absent); a day of month past the month's end
+//!   falls on its last day. A master's Start is kept as sent (not moved to the first occurrence),
+//!   and all-day items keep the times sent (no snapping to midnight in a zone). Changing a
+//!   master's recurrence drops its exceptions and deleted occurrences; changing its times or its
+//!   zone keeps them.
 //! - Folders: the mailbox's calendar and its direct sub-calendars only. `DistinguishedFolderId`
 //!   knows only `calendar` (a `Mailbox` child is ignored); folder shapes are ignored (every folder
 //!   answer has the same fields); FindFolder does not page; folder change keys never change.
@@ -52,6 +66,11 @@
 //!   `PrimarySmtpAddress` (or `SmtpAddress`) only, both failures as SOAP faults; `X-AnchorMailbox`
 //!   and `RequestServerVersion` are recorded, not required; throttling happens only when scripted
 //!   ([`FakeExchange::server_busy_next`]); `TimeZoneContext` is ignored and times are answered in UTC.
+//!
+//! An answer can be lost when scripted ([`FakeExchange::lose_next_answers`]): the next requests
+//! for an operation take effect, but are answered HTTP 504 with an empty body, as a proxy in front
+//! of Exchange does when it stops waiting for an answer Exchange then completes. The client cannot
+//! tell whether its change was made.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -65,7 +84,11 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, SubsecRound, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveDateTime, Offset, SubsecRound, TimeZone, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
 
 /// Where the fake serves EWS under its base URL: Exchange's conventional path.
 pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
@@ -156,7 +179,8 @@ pub enum Pattern {
     },
 }
 
-/// How long a pattern runs; dates are the pattern's own (UTC) dates.
+/// How long a pattern runs; dates are the pattern's own, in the master's start zone (UTC without
+/// one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecurrenceRange {
     NoEnd { start: NaiveDate },
@@ -202,8 +226,11 @@ pub struct CalendarItem {
     pub optional_attendees: Vec<Attendee>,
     /// Some on a recurring master.
     pub recurrence: Option<Recurrence>,
-    /// A Windows zone name, stored and echoed only (the fake expands in UTC).
+    /// A Windows zone id (`GMT Standard Time`): where the start is shown, and the zone a master's
+    /// occurrences recur in (see the module doc). None: UTC.
     pub start_time_zone_id: Option<String>,
+    /// A Windows zone id: where the end is shown (stored only). None: UTC.
+    pub end_time_zone_id: Option<String>,
     /// On an exception: the start of the occurrence it replaces.
     pub original_start: Option<DateTime<Utc>>,
     /// On a master: its exceptions, by original start (read-only for `put_item`).
@@ -241,6 +268,7 @@ impl Default for CalendarItem {
             optional_attendees: Vec::new(),
             recurrence: None,
             start_time_zone_id: None,
+            end_time_zone_id: None,
             original_start: None,
             modified_occurrences: Vec::new(),
             deleted_occurrences: Vec::new(),
@@ -440,6 +468,12 @@ impl FakeExchange {
         self.state().busy = Busy { remaining: n, backoff_ms };
     }
 
+    /// The next `n` EWS requests for `operation` (`CreateItem`…) take effect, but their answers
+    /// are lost on the way back: the fake answers HTTP 504 Gateway Timeout with an empty body.
+    pub fn lose_next_answers(&self, operation: &str, n: usize) {
+        self.state().lost = Lost { operation: operation.to_owned(), remaining: n };
+    }
+
     /// Makes every SyncState issued so far unknown: its next use answers ErrorInvalidSyncStateData.
     pub fn invalidate_sync_states(&self) {
         self.state().sync_epoch += 1;
@@ -473,6 +507,7 @@ struct Shared {
     /// (service account, mailbox), lower case.
     grants: HashSet<(String, String)>,
     busy: Busy,
+    lost: Lost,
     /// Part of every SyncState; [`FakeExchange::invalidate_sync_states`] moves it on.
     sync_epoch: u64,
     requests: Vec<Request>,
@@ -489,6 +524,24 @@ struct Account {
 struct Busy {
     remaining: usize,
     backoff_ms: u64,
+}
+
+/// Answers to lose: see [`FakeExchange::lose_next_answers`].
+#[derive(Debug, Default)]
+struct Lost {
+    operation: String,
+    remaining: usize,
+}
+
+impl Lost {
+    /// Whether the answer to this `operation` is lost (and one fewer is left to lose).
+    fn take(&mut self, operation: &str) -> bool {
+        let lose = self.remaining > 0 && self.operation == operation;
+        if lose {
+            self.remaining -= 1;
+        }
+        lose
+    }
 }
 
 #[derive(Debug)]
@@ -700,6 +753,7 @@ impl Shared {
             mailboxes: HashMap::new(),
             grants: HashSet::new(),
             busy: Busy::default(),
+            lost: Lost::default(),
             sync_epoch: 0,
             requests: Vec::new(),
         }
@@ -733,6 +787,11 @@ impl Shared {
         }
         if let Some(recurrence) = &item.recurrence {
             validate_recurrence(recurrence).map_err(|error| format!("item {:?}: {error}", item.subject))?;
+        }
+        for id in [&item.start_time_zone_id, &item.end_time_zone_id].into_iter().flatten() {
+            if windows_zone(id).is_none() {
+                return Err(format!("item {:?}: {id:?} is no Windows zone id the fake knows", item.subject));
+            }
         }
         let mailbox = self.control_mailbox(mailbox)?;
         let target = folder_position(mailbox, folder)?;
@@ -1013,6 +1072,8 @@ impl Shared {
             _ => Err(Fault::new("ErrorInvalidRequest", "The request is invalid.")),
         };
         match answer {
+            // Done, but the answer never reaches the client.
+            Ok(_) if self.lost.take(&operation.name) => StatusCode::GATEWAY_TIMEOUT.into_response(),
             Ok(body) => xml_response(StatusCode::OK, envelope(&body)),
             Err(fault) => fault.into_response(),
         }
@@ -1845,6 +1906,7 @@ const UPDATABLE: &[(&str, &str)] = &[
     ("calendar:OptionalAttendees", "OptionalAttendees"),
     ("calendar:Recurrence", "Recurrence"),
     ("calendar:StartTimeZone", "StartTimeZone"),
+    ("calendar:EndTimeZone", "EndTimeZone"),
 ];
 
 /// The further FieldURIs a shape may ask for.
@@ -1992,6 +2054,150 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
+/// Each Windows zone id and the IANA zone CLDR's `windowsZones.xml` maps it to for the world
+/// (territory 001): the zone Exchange's definition of that id follows.
+const WINDOWS_ZONES: &[(&str, &str)] = &[
+    ("AUS Central Standard Time", "Australia/Darwin"),
+    ("AUS Eastern Standard Time", "Australia/Sydney"),
+    ("Afghanistan Standard Time", "Asia/Kabul"),
+    ("Alaskan Standard Time", "America/Anchorage"),
+    ("Aleutian Standard Time", "America/Adak"),
+    ("Altai Standard Time", "Asia/Barnaul"),
+    ("Arab Standard Time", "Asia/Riyadh"),
+    ("Arabian Standard Time", "Asia/Dubai"),
+    ("Arabic Standard Time", "Asia/Baghdad"),
+    ("Argentina Standard Time", "America/Buenos_Aires"),
+    ("Astrakhan Standard Time", "Europe/Astrakhan"),
+    ("Atlantic Standard Time", "America/Halifax"),
+    ("Aus Central W. Standard Time", "Australia/Eucla"),
+    ("Azerbaijan Standard Time", "Asia/Baku"),
+    ("Azores Standard Time", "Atlantic/Azores"),
+    ("Bahia Standard Time", "America/Bahia"),
+    ("Bangladesh Standard Time", "Asia/Dhaka"),
+    ("Belarus Standard Time", "Europe/Minsk"),
+    ("Bougainville Standard Time", "Pacific/Bougainville"),
+    ("Canada Central Standard Time", "America/Regina"),
+    ("Cape Verde Standard Time", "Atlantic/Cape_Verde"),
+    ("Caucasus Standard Time", "Asia/Yerevan"),
+    ("Cen. Australia Standard Time", "Australia/Adelaide"),
+    ("Central America Standard Time", "America/Guatemala"),
+    ("Central Asia Standard Time", "Asia/Bishkek"),
+    ("Central Brazilian Standard Time", "America/Cuiaba"),
+    ("Central Europe Standard Time", "Europe/Budapest"),
+    ("Central European Standard Time", "Europe/Warsaw"),
+    ("Central Pacific Standard Time", "Pacific/Guadalcanal"),
+    ("Central Standard Time", "America/Chicago"),
+    ("Central Standard Time (Mexico)", "America/Mexico_City"),
+    ("Chatham Islands Standard Time", "Pacific/Chatham"),
+    ("China Standard Time", "Asia/Shanghai"),
+    ("Cuba Standard Time", "America/Havana"),
+    ("Dateline Standard Time", "Etc/GMT+12"),
+    ("E. Africa Standard Time", "Africa/Nairobi"),
+    ("E. Australia Standard Time", "Australia/Brisbane"),
+    ("E. Europe Standard Time", "Europe/Chisinau"),
+    ("E. South America Standard Time", "America/Sao_Paulo"),
+    ("Easter Island Standard Time", "Pacific/Easter"),
+    ("Eastern Standard Time", "America/New_York"),
+    ("Eastern Standard Time (Mexico)", "America/Cancun"),
+    ("Egypt Standard Time", "Africa/Cairo"),
+    ("Ekaterinburg Standard Time", "Asia/Yekaterinburg"),
+    ("FLE Standard Time", "Europe/Kiev"),
+    ("Fiji Standard Time", "Pacific/Fiji"),
+    ("GMT Standard Time", "Europe/London"),
+    ("GTB Standard Time", "Europe/Bucharest"),
+    ("Georgian Standard Time", "Asia/Tbilisi"),
+    ("Greenland Standard Time", "America/Godthab"),
+    ("Greenwich Standard Time", "Atlantic/Reykjavik"),
+    ("Haiti Standard Time", "America/Port-au-Prince"),
+    ("Hawaiian Standard Time", "Pacific/Honolulu"),
+    ("India Standard Time", "Asia/Calcutta"),
+    ("Iran Standard Time", "Asia/Tehran"),
+    ("Israel Standard Time", "Asia/Jerusalem"),
+    ("Jordan Standard Time", "Asia/Amman"),
+    ("Kaliningrad Standard Time", "Europe/Kaliningrad"),
+    ("Korea Standard Time", "Asia/Seoul"),
+    ("Libya Standard Time", "Africa/Tripoli"),
+    ("Line Islands Standard Time", "Pacific/Kiritimati"),
+    ("Lord Howe Standard Time", "Australia/Lord_Howe"),
+    ("Magadan Standard Time", "Asia/Magadan"),
+    ("Magallanes Standard Time", "America/Punta_Arenas"),
+    ("Marquesas Standard Time", "Pacific/Marquesas"),
+    ("Mauritius Standard Time", "Indian/Mauritius"),
+    ("Middle East Standard Time", "Asia/Beirut"),
+    ("Montevideo Standard Time", "America/Montevideo"),
+    ("Morocco Standard Time", "Africa/Casablanca"),
+    ("Mountain Standard Time", "America/Denver"),
+    ("Mountain Standard Time (Mexico)", "America/Mazatlan"),
+    ("Myanmar Standard Time", "Asia/Rangoon"),
+    ("N. Central Asia Standard Time", "Asia/Novosibirsk"),
+    ("Namibia Standard Time", "Africa/Windhoek"),
+    ("Nepal Standard Time", "Asia/Katmandu"),
+    ("New Zealand Standard Time", "Pacific/Auckland"),
+    ("Newfoundland Standard Time", "America/St_Johns"),
+    ("Norfolk Standard Time", "Pacific/Norfolk"),
+    ("North Asia East Standard Time", "Asia/Irkutsk"),
+    ("North Asia Standard Time", "Asia/Krasnoyarsk"),
+    ("North Korea Standard Time", "Asia/Pyongyang"),
+    ("Omsk Standard Time", "Asia/Omsk"),
+    ("Pacific SA Standard Time", "America/Santiago"),
+    ("Pacific Standard Time", "America/Los_Angeles"),
+    ("Pacific Standard Time (Mexico)", "America/Tijuana"),
+    ("Pakistan Standard Time", "Asia/Karachi"),
+    ("Paraguay Standard Time", "America/Asuncion"),
+    ("Qyzylorda Standard Time", "Asia/Qyzylorda"),
+    ("Romance Standard Time", "Europe/Paris"),
+    ("Russia Time Zone 10", "Asia/Srednekolymsk"),
+    ("Russia Time Zone 11", "Asia/Kamchatka"),
+    ("Russia Time Zone 3", "Europe/Samara"),
+    ("Russian Standard Time", "Europe/Moscow"),
+    ("SA Eastern Standard Time", "America/Cayenne"),
+    ("SA Pacific Standard Time", "America/Bogota"),
+    ("SA Western Standard Time", "America/La_Paz"),
+    ("SE Asia Standard Time", "Asia/Bangkok"),
+    ("Saint Pierre Standard Time", "America/Miquelon"),
+    ("Sakhalin Standard Time", "Asia/Sakhalin"),
+    ("Samoa Standard Time", "Pacific/Apia"),
+    ("Sao Tome Standard Time", "Africa/Sao_Tome"),
+    ("Saratov Standard Time", "Europe/Saratov"),
+    ("Singapore Standard Time", "Asia/Singapore"),
+    ("South Africa Standard Time", "Africa/Johannesburg"),
+    ("South Sudan Standard Time", "Africa/Juba"),
+    ("Sri Lanka Standard Time", "Asia/Colombo"),
+    ("Sudan Standard Time", "Africa/Khartoum"),
+    ("Syria Standard Time", "Asia/Damascus"),
+    ("Taipei Standard Time", "Asia/Taipei"),
+    ("Tasmania Standard Time", "Australia/Hobart"),
+    ("Tocantins Standard Time", "America/Araguaina"),
+    ("Tokyo Standard Time", "Asia/Tokyo"),
+    ("Tomsk Standard Time", "Asia/Tomsk"),
+    ("Tonga Standard Time", "Pacific/Tongatapu"),
+    ("Transbaikal Standard Time", "Asia/Chita"),
+    ("Turkey Standard Time", "Europe/Istanbul"),
+    ("Turks And Caicos Standard Time", "America/Grand_Turk"),
+    ("US Eastern Standard Time", "America/Indianapolis"),
+    ("US Mountain Standard Time", "America/Phoenix"),
+    ("UTC", "Etc/UTC"),
+    ("UTC+12", "Etc/GMT-12"),
+    ("UTC+13", "Etc/GMT-13"),
+    ("UTC-02", "Etc/GMT+2"),
+    ("UTC-08", "Etc/GMT+8"),
+    ("UTC-09", "Etc/GMT+9"),
+    ("UTC-11", "Etc/GMT+11"),
+    ("Ulaanbaatar Standard Time", "Asia/Ulaanbaatar"),
+    ("Venezuela Standard Time", "America/Caracas"),
+    ("Vladivostok Standard Time", "Asia/Vladivostok"),
+    ("Volgograd Standard Time", "Europe/Volgograd"),
+    ("W. Australia Standard Time", "Australia/Perth"),
+    ("W. Central Africa Standard Time", "Africa/Lagos"),
+    ("W. Europe Standard Time", "Europe/Berlin"),
+    ("W. Mongolia Standard Time", "Asia/Hovd"),
+    ("West Asia Standard Time", "Asia/Tashkent"),
+    ("West Bank Standard Time", "Asia/Hebron"),
+    ("West Pacific Standard Time", "Pacific/Port_Moresby"),
+    ("Yakutsk Standard Time", "Asia/Yakutsk"),
+    ("Yukon Standard Time", "America/Whitehorse"),
+];
+
 /// What a `t:CalendarItem` of a request sets.
 #[derive(Debug, Default)]
 struct ItemFields {
@@ -2012,6 +2218,7 @@ struct ItemFields {
     /// An unsupported or invalid pattern fails the item, not the request.
     recurrence: Option<Result<Recurrence, Failure>>,
     start_time_zone_id: Option<String>,
+    end_time_zone_id: Option<String>,
 }
 
 impl ItemFields {
@@ -2050,6 +2257,8 @@ impl ItemFields {
                 "Recurrence" => fields.recurrence = Some(parse_recurrence(child)?),
                 "StartTimeZone" => fields.start_time_zone_id = child.attr("Id").map(str::to_owned),
                 "StartTimeZoneId" => fields.start_time_zone_id = Some(child.value().to_owned()),
+                "EndTimeZone" => fields.end_time_zone_id = child.attr("Id").map(str::to_owned),
+                "EndTimeZoneId" => fields.end_time_zone_id = Some(child.value().to_owned()),
                 // Valid in the schema; the fake keeps none of it.
                 _ => {}
             }
@@ -2060,6 +2269,11 @@ impl ItemFields {
     fn apply(&self, item: &mut CalendarItem) -> Result<(), Failure> {
         if let Some(Err(failure)) = &self.recurrence {
             return Err(failure.clone());
+        }
+        for id in [&self.start_time_zone_id, &self.end_time_zone_id].into_iter().flatten() {
+            if windows_zone(id).is_none() {
+                return Err(Failure::new("ErrorTimeZone", "The time zone isn't valid."));
+            }
         }
         let set = |target: &mut String, value: &Option<String>| {
             if let Some(value) = value {
@@ -2099,6 +2313,9 @@ impl ItemFields {
         if let Some(value) = &self.start_time_zone_id {
             item.start_time_zone_id = Some(value.clone());
         }
+        if let Some(value) = &self.end_time_zone_id {
+            item.end_time_zone_id = Some(value.clone());
+        }
         Ok(())
     }
 }
@@ -2125,7 +2342,20 @@ impl Update {
                 if occurrence && uri == "calendar:Recurrence" {
                     return Err(Failure::new("ErrorInvalidPropertySet", "Set action is invalid for property."));
                 }
-                fields.apply(item)
+                let (start_zone, end_zone) = (item.start_time_zone_id.clone(), item.end_time_zone_id.clone());
+                fields.apply(item)?;
+                // A new zone alone keeps the local time: the UTC time moves.
+                match uri.as_str() {
+                    "calendar:StartTimeZone" => {
+                        item.start =
+                            keep_local_time(item.start, start_zone.as_deref(), item.start_time_zone_id.as_deref());
+                    }
+                    "calendar:EndTimeZone" => {
+                        item.end = keep_local_time(item.end, end_zone.as_deref(), item.end_time_zone_id.as_deref());
+                    }
+                    _ => {}
+                }
+                Ok(())
             }
             Update::Delete { uri } => {
                 match uri.as_str() {
@@ -2135,6 +2365,7 @@ impl Update {
                     "calendar:RequiredAttendees" => item.required_attendees.clear(),
                     "calendar:OptionalAttendees" => item.optional_attendees.clear(),
                     "calendar:StartTimeZone" => item.start_time_zone_id = None,
+                    "calendar:EndTimeZone" => item.end_time_zone_id = None,
                     "calendar:Recurrence" if !occurrence => item.recurrence = None,
                     _ => return Err(Failure::new("ErrorInvalidPropertyDelete", "The property cannot be deleted.")),
                 }
@@ -2309,10 +2540,39 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-// Recurrence expansion (UTC)
+// Time zones and recurrence expansion
+
+/// The IANA zone of a Windows zone id, as CLDR maps each id for the world (territory 001).
+fn windows_zone(id: &str) -> Option<Tz> {
+    WINDOWS_ZONES.iter().find(|(windows, _)| *windows == id).and_then(|(_, iana)| iana.parse().ok())
+}
+
+/// The zone a Windows id (None: UTC) names; UTC for one the fake does not know.
+fn zone_or_utc(id: Option<&str>) -> Tz {
+    id.and_then(windows_zone).unwrap_or(Tz::UTC)
+}
+
+/// The instant a local time names in `zone`: a time a daylight-saving change repeats is its
+/// first occurrence; one it skips is read with the offset in force the day before, which moves
+/// it past the gap.
+fn wall_clock(local: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.with_timezone(&Utc),
+        LocalResult::None => {
+            let before = zone.offset_from_utc_datetime(&(local - chrono::Duration::days(1))).fix();
+            (local - chrono::Duration::seconds(i64::from(before.local_minus_utc()))).and_utc()
+        }
+    }
+}
+
+/// `at` once its zone changes from `from` to `to` (Windows ids) and its local time stays.
+fn keep_local_time(at: DateTime<Utc>, from: Option<&str>, to: Option<&str>) -> DateTime<Utc> {
+    wall_clock(at.with_timezone(&zone_or_utc(from)).naive_local(), zone_or_utc(to))
+}
 
 /// The original starts of a master's occurrences that start before `until`, deleted ones
-/// included: the pattern's dates within the range, at the master's UTC time of day.
+/// included: the pattern's dates within the range, at the master's local time of day in its
+/// start zone (UTC without one).
 fn instance_starts(item: &CalendarItem, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let Some(recurrence) = &item.recurrence else { return Vec::new() };
     let (first, last, count) = match recurrence.range {
@@ -2320,7 +2580,8 @@ fn instance_starts(item: &CalendarItem, until: DateTime<Utc>) -> Vec<DateTime<Ut
         RecurrenceRange::EndDate { start, end } => (start, Some(end), None),
         RecurrenceRange::Numbered { start, count } => (start, None, Some(count as usize)),
     };
-    let time = item.start.time();
+    let zone = zone_or_utc(item.start_time_zone_id.as_deref());
+    let time = item.start.with_timezone(&zone).time();
     let mut starts = Vec::new();
     // Takes the pattern's dates in order; false once past the range or `until`.
     let mut offer = |date: NaiveDate| -> bool {
@@ -2330,7 +2591,7 @@ fn instance_starts(item: &CalendarItem, until: DateTime<Utc>) -> Vec<DateTime<Ut
         if last.is_some_and(|last| date > last) || count.is_some_and(|count| starts.len() >= count) {
             return false;
         }
-        let start = date.and_time(time).and_utc();
+        let start = wall_clock(date.and_time(time), zone);
         if start >= until {
             return false;
         }
@@ -3588,6 +3849,135 @@ mod tests {
             "2040-01-01T00:00:00Z",
         );
         assert_eq!(yearly, ["2027-02-28T00:00:00Z", "2028-02-29T00:00:00Z"]);
+    }
+
+    #[test]
+    fn a_series_recurs_at_the_wall_clock_time_of_its_start_zone_across_daylight_saving() {
+        let expand = |pattern: Pattern, range: RecurrenceRange, start: &str, zone: &str, until: &str| -> Vec<String> {
+            let mut item = CalendarItem::new("x", utc(start), utc(start)).recurring(pattern, range);
+            item.start_time_zone_id = Some(zone.to_owned());
+            instance_starts(&item, utc(until)).into_iter().map(ews_time).collect()
+        };
+        // Mondays at 09:00 in London: 09:00 UTC in winter, 08:00 UTC in summer.
+        let mondays = expand(
+            Pattern::Weekly { interval: 1, days: vec![Weekday::Mon], first_day_of_week: None },
+            RecurrenceRange::NoEnd { start: date("2026-03-23") },
+            "2026-03-23T09:00:00Z",
+            "GMT Standard Time",
+            "2026-11-03T00:00:00Z",
+        );
+        assert_eq!(mondays.len(), 33);
+        assert_eq!(mondays[..2], ["2026-03-23T09:00:00Z", "2026-03-30T08:00:00Z"]);
+        assert_eq!(mondays[30..], ["2026-10-19T08:00:00Z", "2026-10-26T09:00:00Z", "2026-11-02T09:00:00Z"]);
+        // Daily at 01:30, which 29 March skips in London: read with the offset before the gap.
+        let nightly = expand(
+            Pattern::Daily { interval: 1 },
+            RecurrenceRange::Numbered { start: date("2026-03-28"), count: 3 },
+            "2026-03-28T01:30:00Z",
+            "GMT Standard Time",
+            "2027-01-01T00:00:00Z",
+        );
+        assert_eq!(nightly, ["2026-03-28T01:30:00Z", "2026-03-29T01:30:00Z", "2026-03-30T00:30:00Z"]);
+        // The pattern's dates are the zone's: 23:30 UTC on Sunday is Monday in Berlin.
+        let berlin = expand(
+            Pattern::Weekly { interval: 1, days: vec![Weekday::Mon], first_day_of_week: None },
+            RecurrenceRange::Numbered { start: date("2026-01-05"), count: 2 },
+            "2026-01-04T23:30:00Z",
+            "W. Europe Standard Time",
+            "2027-01-01T00:00:00Z",
+        );
+        assert_eq!(berlin, ["2026-01-04T23:30:00Z", "2026-01-11T23:30:00Z"]);
+        // Every Windows id the fake knows names a zone chrono-tz has.
+        for (windows, iana) in WINDOWS_ZONES {
+            assert!(iana.parse::<Tz>().is_ok(), "{windows}: {iana}");
+        }
+    }
+
+    #[tokio::test]
+    async fn time_zones_are_windows_ids_in_schema_order_and_a_new_zone_alone_keeps_the_local_time() {
+        let (exchange, calendar) = with_ada().await;
+        let create = |zones: &str| {
+            format!(
+                "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId><t:FolderId Id=\"{calendar}\"/>\
+                 </m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Review</t:Subject>\
+                 <t:Start>2026-03-23T09:00:00Z</t:Start><t:End>2026-03-23T10:00:00Z</t:End><t:Recurrence>\
+                 <t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday</t:DaysOfWeek></t:WeeklyRecurrence>\
+                 <t:NumberedRecurrence><t:StartDate>2026-03-23</t:StartDate><t:NumberOfOccurrences>3</t:NumberOfOccurrences>\
+                 </t:NumberedRecurrence></t:Recurrence>{zones}</t:CalendarItem></m:Items></m:CreateItem>"
+            )
+        };
+        let london = "<t:StartTimeZone Id=\"GMT Standard Time\"/><t:EndTimeZone Id=\"GMT Standard Time\"/>";
+        let (_, document) = ada(&exchange, &create(london)).await;
+        let message = only_message(&document);
+        assert_eq!(code(message), "NoError");
+        let id = item_id(calendar_item(message)).0;
+        let stored = exchange.item(ADA, &id).expect("the series");
+        assert_eq!(stored.start_time_zone_id.as_deref(), Some("GMT Standard Time"));
+        assert_eq!(stored.end_time_zone_id.as_deref(), Some("GMT Standard Time"));
+        // The view expands it in London: the week after the change it starts an hour earlier in UTC.
+        let (_, document) =
+            ada(&exchange, &find_view(&calendar, "2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z", None)).await;
+        let view = only_message(&document);
+        let items = view.child(MESSAGES_NS, "RootFolder").and_then(|r| r.child(TYPES_NS, "Items")).expect("Items");
+        let starts: Vec<&str> = items.children.iter().map(|i| text_of(i, &["Start"])).collect();
+        assert_eq!(starts, ["2026-03-23T09:00:00Z", "2026-03-30T08:00:00Z", "2026-04-06T08:00:00Z"]);
+
+        // Zones before the recurrence, or the end's before the start's: a schema violation.
+        let (end_first, before_recurrence) = (
+            "<t:EndTimeZone Id=\"GMT Standard Time\"/><t:StartTimeZone Id=\"GMT Standard Time\"/>",
+            create(london).replace(london, "").replace("<t:Recurrence>", &format!("{london}<t:Recurrence>")),
+        );
+        for body in [create(end_first), before_recurrence] {
+            let (status, _, answer) = post(&exchange.ews_url(), ADA, ADA_PASSWORD, soap("", &body), None).await;
+            assert_eq!(status, 500, "{body}");
+            assert!(answer.contains("a:ErrorSchemaValidation"), "{answer}");
+        }
+        // An id that names no Windows zone fails the item.
+        let (_, document) = ada(&exchange, &create("<t:StartTimeZone Id=\"Europe/London\"/>")).await;
+        let message = only_message(&document);
+        assert_eq!((message.attr("ResponseClass"), code(message)), (Some("Error"), "ErrorTimeZone"));
+
+        // Berlin alone: the same local 09:00 there, an hour earlier in UTC. With the Start set
+        // after it, the Start sent.
+        let update = |extra: &str| {
+            format!(
+                "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" SendMeetingInvitationsOrCancellations=\"SendToNone\">\
+                 <m:ItemChanges><t:ItemChange><t:ItemId Id=\"{id}\"/><t:Updates><t:SetItemField>\
+                 <t:FieldURI FieldURI=\"calendar:StartTimeZone\"/><t:CalendarItem><t:StartTimeZone \
+                 Id=\"W. Europe Standard Time\"/></t:CalendarItem></t:SetItemField><t:SetItemField>\
+                 <t:FieldURI FieldURI=\"calendar:EndTimeZone\"/><t:CalendarItem><t:EndTimeZone \
+                 Id=\"W. Europe Standard Time\"/></t:CalendarItem></t:SetItemField>{extra}</t:Updates></t:ItemChange>\
+                 </m:ItemChanges></m:UpdateItem>"
+            )
+        };
+        let (_, document) = ada(&exchange, &update("")).await;
+        assert_eq!(code(only_message(&document)), "NoError");
+        let stored = exchange.item(ADA, &id).expect("the series");
+        assert_eq!((stored.start, stored.end), (utc("2026-03-23T08:00:00Z"), utc("2026-03-23T09:00:00Z")));
+        assert_eq!(stored.start_time_zone_id.as_deref(), Some("W. Europe Standard Time"));
+        let start = "<t:SetItemField><t:FieldURI FieldURI=\"calendar:Start\"/><t:CalendarItem>\
+                     <t:Start>2026-03-23T09:00:00Z</t:Start></t:CalendarItem></t:SetItemField>";
+        let (_, document) = ada(&exchange, &update(start)).await;
+        assert_eq!(code(only_message(&document)), "NoError");
+        assert_eq!(exchange.item(ADA, &id).map(|i| i.start), Some(utc("2026-03-23T09:00:00Z")));
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_still_makes_the_change() {
+        let (exchange, calendar) = with_ada().await;
+        let create = format!(
+            "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId><t:FolderId Id=\"{calendar}\"/>\
+             </m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Review</t:Subject>\
+             <t:Start>2026-05-04T09:00:00Z</t:Start><t:End>2026-05-04T10:00:00Z</t:End></t:CalendarItem></m:Items>\
+             </m:CreateItem>"
+        );
+        exchange.lose_next_answers("CreateItem", 1);
+        let (status, _, body) = post(&exchange.ews_url(), ADA, ADA_PASSWORD, soap("", &create), None).await;
+        assert_eq!((status, body.as_str()), (504, ""));
+        assert_eq!(exchange.items(ADA, &calendar).len(), 1, "made, though the client never heard");
+        let (status, document) = ada(&exchange, &create).await;
+        assert_eq!((status, code(only_message(&document))), (200, "NoError"));
+        assert_eq!(exchange.items(ADA, &calendar).len(), 2);
     }
 
     #[tokio::test]
