@@ -13,8 +13,11 @@
 //!
 //! The EWS endpoint is found once (protocol.md "Autodiscover") and kept as the profile's calendar
 //! home, so discovery is not repeated. Writes create items with the partner event's iCalendar
-//! UID, so the sync recognises them, and update them under their ChangeKey; a write to an item
-//! deleted at Exchange meanwhile is a conflict, so the push creates it again.
+//! UID (so the sync recognises them) and its zone (so a series keeps its wall-clock time), and
+//! update them under their ChangeKey; a write to an item deleted at Exchange meanwhile is a
+//! conflict, so the push creates it again. Before creating, the item an earlier push may have
+//! made without learning of it (its answer lost to a timeout) is looked for by UID and updated
+//! instead, so a retried push does not make a second one ([`EwsClient::find_written`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -326,12 +329,21 @@ impl CalendarProvider for EwsProvider {
             ItemFields::from_component(&master, &series.uid).map_err(|e| ProviderError::Permanent(e.to_string()))?;
         let client = self.client().await?;
         let written = match (known_id, expected_etag) {
-            (Some(id), Some(change_key)) => match client.update_item(id, change_key, &fields).await {
+            (Some(id), Some(change_key)) => match client.update_item(id, Some(change_key), &fields).await {
                 // Deleted at Exchange since: the push creates it again.
                 Err(EwsError::NotFound) => return Err(ProviderError::Conflict),
                 other => other,
             },
-            _ => client.create_item(calendar, &fields).await,
+            // EWS creates are not idempotent: an earlier create whose answer was lost left its
+            // item behind, carrying our UID. Update that one rather than make a second.
+            _ => match client.find_written(calendar, &fields).await.map_err(classify)? {
+                Some(found) => match client.update_item(&found.id, found.change_key.as_deref(), &fields).await {
+                    // Deleted since the view listed it.
+                    Err(EwsError::NotFound) => client.create_item(calendar, &fields).await,
+                    other => other,
+                },
+                None => client.create_item(calendar, &fields).await,
+            },
         }
         .map_err(classify)?;
         Ok(Written { remote_id: written.id, etag: written.change_key })

@@ -2,16 +2,19 @@
 //! Google and Microsoft: the endpoint found by Autodiscover and remembered, an initial sync of a
 //! mailbox (a sub-calendar, an all-day event), incremental edits and deletions, a no-change sync
 //! that costs exactly one SyncFolderItems, a recurring series with a moved and a deleted
-//! occurrence, a partner event written back with its UID and updated under its ChangeKey, a dead
-//! sync state resynced without spurious changes, a busy server's BackOffMilliseconds, a
-//! changed password that disconnects the profile, and an account connected through the
-//! authorization page only with a password the server takes.
+//! occurrence, a partner event written back with its UID and updated under its ChangeKey, a
+//! weekly partner event that keeps its local time across daylight-saving changes, a create whose
+//! answer was lost that is not made twice, a dead sync state resynced without spurious changes,
+//! a busy server's BackOffMilliseconds, a changed password that disconnects the profile, and an
+//! account connected through the authorization page only with a password the server takes.
 
 use calsync_core::crypto::Credentials;
-use calsync_core::domain::{Calendar, ChannelId, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService};
+use calsync_core::domain::{
+    Calendar, ChannelId, EventUid, Profile, ProfileId, ProfileStatus, ProviderName, ProviderService,
+};
 use calsync_core::jobs::{JobOutcome, SyncJob, handle_sync_message};
 use calsync_tests::api::{Authorized, TestApi};
-use calsync_tests::ews::{CalendarItem, FakeExchange, Pattern, RecurrenceRange};
+use calsync_tests::ews::{CalendarItem, FakeExchange, Pattern, Recurrence, RecurrenceRange};
 use calsync_tests::fixtures::at;
 use calsync_tests::oauth::{exchange as exchange_code, open_page, query_of, request_id, submit};
 use chrono::{Duration, NaiveDate, Weekday};
@@ -52,6 +55,8 @@ exchange_on_both_backends!(
     an_exchange_mailbox_syncs_then_reads_only_what_changed_and_one_request_when_nothing_did,
     a_recurring_series_syncs_with_its_moved_and_deleted_occurrences,
     a_partner_event_is_written_with_its_uid_and_updated_under_its_change_key,
+    a_weekly_partner_event_keeps_its_local_time_across_daylight_saving_changes,
+    a_partner_event_whose_create_answer_was_lost_is_updated_not_created_twice,
     an_invalid_sync_state_resyncs_without_spurious_changes,
     a_window_with_more_instances_than_one_calendar_view_returns_is_listed_in_parts,
     a_busy_exchange_backs_the_calendar_off_for_exactly_its_back_off,
@@ -114,6 +119,17 @@ fn timed(subject: &str, start: &str, end: &str) -> CalendarItem {
         start_time_zone_id: Some("GMT Standard Time".into()),
         ..CalendarItem::new(subject, at(start), at(end))
     }
+}
+
+/// The partner event the application stored as `event_id` in the calendar.
+async fn partner_event(api: &TestApi, calendar: &Calendar, event_id: &str) -> EventUid {
+    let listed = api
+        .state
+        .store
+        .list_events_changed_since(std::slice::from_ref(&calendar.id), chrono::DateTime::UNIX_EPOCH, 100)
+        .await
+        .unwrap();
+    listed.into_iter().find(|e| e.event_id.as_deref() == Some(event_id)).expect("the partner event").uid
 }
 
 /// Every request after the first `before`, by operation.
@@ -328,6 +344,113 @@ async fn a_partner_event_is_written_with_its_uid_and_updated_under_its_change_ke
     assert_eq!(status, 202);
     assert_eq!(run(api, SyncJob::PushEvent { event_uid: partner }).await, Ok(JobOutcome::Done));
     assert_eq!(exchange.items(ADA, &remote), Vec::<CalendarItem>::new());
+}
+
+async fn a_weekly_partner_event_keeps_its_local_time_across_daylight_saving_changes(api: &TestApi) {
+    let exchange = exchange().await;
+    let remote = exchange.calendar_id(ADA);
+    let (who, profile) = exchange_account(api, &exchange, "read_events create_event").await;
+    let calendar = first_sync(api, &exchange, &who, &profile).await;
+
+    // Mondays at 09:00 London time, from before the March change to after the October one.
+    let body = json!({"event_id": "weekly", "summary": "Weekly review", "tzid": "Europe/London",
+                      "start": "2026-03-23T09:00:00", "end": "2026-03-23T10:00:00",
+                      "recurrence": {"rules": [{"frequency": "weekly", "by_day": ["monday"]}]}});
+    let path = format!("/v1/calendars/{}/events", calendar.id);
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    let partner = partner_event(api, &calendar, "weekly").await;
+    assert_eq!(run(api, SyncJob::PushEvent { event_uid: partner }).await, Ok(JobOutcome::Done));
+
+    // Written in London's Windows zone, so Exchange recurs it at 09:00 London time.
+    let written = exchange.items(ADA, &remote);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let series = &written[0];
+    assert_eq!(series.start_time_zone_id.as_deref(), Some("GMT Standard Time"));
+    assert_eq!(series.end_time_zone_id.as_deref(), Some("GMT Standard Time"));
+    assert_eq!((series.start, series.end), (at("2026-03-23T09:00:00Z"), at("2026-03-23T10:00:00Z")));
+    let monday = NaiveDate::from_ymd_opt(2026, 3, 23).unwrap();
+    let pattern = Pattern::Weekly { interval: 1, days: vec![Weekday::Mon], first_day_of_week: None };
+    assert_eq!(series.recurrence, Some(Recurrence { pattern, range: RecurrenceRange::NoEnd { start: monday } }));
+    // Its summer occurrences are at 08:00 UTC at Exchange (deleting one that is not panics).
+    exchange.delete_occurrence(ADA, &series.item_id, at("2026-07-06T08:00:00Z"));
+
+    // Anyone reading the mailbox (here another application's account) sees 09:00 London time
+    // every Monday, on both sides of both changes, and not the occurrence deleted in Outlook.
+    let (reader, reader_profile) = exchange_account(api, &exchange, "read_events").await;
+    let their_calendar = first_sync(api, &exchange, &reader, &reader_profile).await;
+    let query = format!(
+        "/v1/events?tzid=Europe/London&localized_times=true&from=2026-03-21&to=2026-11-10&calendar_ids[]={}",
+        their_calendar.id
+    );
+    let (status, body) = api.get(&query, &reader.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    let starts: Vec<(String, String)> = body["events"]
+        .as_array()
+        .expect("an events array")
+        .iter()
+        .filter(|e| e["summary"] == "Weekly review")
+        .map(|e| (e["start"]["time"].as_str().unwrap_or_default().to_owned(), e["start"]["tzid"].to_string()))
+        .collect();
+    let summer = (NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(), NaiveDate::from_ymd_opt(2026, 10, 25).unwrap());
+    let expected: Vec<(String, String)> = (0..34)
+        .map(|week| monday + Duration::weeks(week))
+        .filter(|day| *day != NaiveDate::from_ymd_opt(2026, 7, 6).unwrap())
+        .map(|day| {
+            let offset = if day > summer.0 && day < summer.1 { "+01:00" } else { "+00:00" };
+            (format!("{day}T09:00:00{offset}"), "\"Europe/London\"".to_owned())
+        })
+        .collect();
+    assert_eq!(starts, expected);
+}
+
+async fn a_partner_event_whose_create_answer_was_lost_is_updated_not_created_twice(api: &TestApi) {
+    let exchange = exchange().await;
+    let remote = exchange.calendar_id(ADA);
+    let (who, profile) = exchange_account(api, &exchange, "read_events create_event").await;
+    let calendar = first_sync(api, &exchange, &who, &profile).await;
+    let path = format!("/v1/calendars/{}/events", calendar.id);
+
+    // The create reaches Exchange, but its answer is lost to a gateway timeout: the push fails
+    // retryably, knowing nothing of the item it made.
+    let body = json!({"event_id": "p1", "summary": "Interview",
+                      "start": "2026-05-07T10:00:00Z", "end": "2026-05-07T11:00:00Z"});
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    let partner = partner_event(api, &calendar, "p1").await;
+    exchange.lose_next_answers("CreateItem", 1);
+    let outcome = run(api, SyncJob::PushEvent { event_uid: partner.clone() }).await;
+    assert!(outcome.as_ref().is_err_and(|e| e.contains("Retryable") && e.contains("HTTP 504")), "{outcome:?}");
+    assert_eq!(exchange.items(ADA, &remote).len(), 1, "made, though calsync never heard");
+
+    // The application changes the event meanwhile. The next push finds the item by its UID and
+    // updates it: one item, with the application's content.
+    let body = json!({"event_id": "p1", "summary": "Interview (room 2)",
+                      "start": "2026-05-07T10:00:00Z", "end": "2026-05-07T11:00:00Z"});
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    let before = exchange.requests().len();
+    assert_eq!(run(api, SyncJob::PushEvent { event_uid: partner.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(operations(&exchange, before), ["FindItem", "UpdateItem"]);
+    let written = exchange.items(ADA, &remote);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!((written[0].subject.as_str(), written[0].uid.starts_with("calsync-")), ("Interview (room 2)", true));
+    let stored = api.state.store.get_event(&partner).await.unwrap().expect("the event");
+    assert_eq!(stored.provider_id.as_deref(), Some(written[0].item_id.as_str()));
+
+    // A series the same way: the view lists its occurrences, which lead to the master.
+    let body = json!({"event_id": "p2", "summary": "Weekly sync", "tzid": "Europe/London",
+                      "start": "2026-05-04T15:00:00", "end": "2026-05-04T15:30:00",
+                      "recurrence": {"rules": [{"frequency": "weekly", "by_day": ["monday"]}]}});
+    assert_eq!(api.post(&path, Some(&who.access_token), body).await.0, 202);
+    let series = partner_event(api, &calendar, "p2").await;
+    exchange.lose_next_answers("CreateItem", 1);
+    assert!(run(api, SyncJob::PushEvent { event_uid: series.clone() }).await.is_err());
+    let before = exchange.requests().len();
+    assert_eq!(run(api, SyncJob::PushEvent { event_uid: series.clone() }).await, Ok(JobOutcome::Done));
+    assert_eq!(operations(&exchange, before), ["FindItem", "GetItem", "UpdateItem"]);
+    let written = exchange.items(ADA, &remote);
+    assert_eq!(written.iter().map(|i| i.subject.as_str()).collect::<Vec<_>>(), ["Interview (room 2)", "Weekly sync"]);
+    assert!(written[1].recurrence.is_some(), "{written:?}");
+    let stored = api.state.store.get_event(&series).await.unwrap().expect("the event");
+    assert_eq!(stored.provider_id.as_deref(), Some(written[1].item_id.as_str()));
 }
 
 async fn an_invalid_sync_state_resyncs_without_spurious_changes(api: &TestApi) {

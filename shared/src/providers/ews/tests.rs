@@ -451,7 +451,102 @@ fn a_partner_event_is_written_in_schema_order_with_its_uid() {
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{xml}");
     assert!(xml.contains("<t:Subject>Plan &lt;b&gt; &amp; do</t:Subject>"), "{xml}");
     assert!(xml.contains("<t:UID>calsync-abc</t:UID><t:Start>2026-05-04T09:00:00Z</t:Start>"), "{xml}");
+    // A UTC time is shown in UTC.
+    assert!(xml.ends_with(r#"<t:StartTimeZone Id="UTC"/><t:EndTimeZone Id="UTC"/></t:CalendarItem>"#), "{xml}");
     assert_eq!(fields.invitations(), "SendToAllAndSaveCopy");
+}
+
+/// The fields of a partner event's single VEVENT.
+fn fields_of(vevent: &str) -> ItemFields {
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:calsync-abc\r\nDTSTAMP:20260501T000000Z\r\n{vevent}SUMMARY:Review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let series = parse_resource(&ics, Tz::UTC).unwrap();
+    ItemFields::from_component(series.master.as_ref().unwrap(), &series.uid).unwrap()
+}
+
+const LONDON_WEEKLY: &str = "DTSTART;TZID=Europe/London:20260323T090000\r\nDTEND;TZID=Europe/London:20260323T100000\r\nRRULE:FREQ=WEEKLY;BYDAY=MO\r\n";
+
+#[test]
+fn a_zoned_series_is_created_with_its_windows_zones_after_its_recurrence() {
+    let fields = fields_of(LONDON_WEEKLY);
+    assert_eq!((fields.start_zone.as_str(), fields.end_zone.as_str()), ("GMT Standard Time", "GMT Standard Time"));
+    assert_eq!(
+        fields.create_xml("AAMkCal&1"),
+        concat!(
+            r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:FolderId Id="AAMkCal&amp;1"/>"#,
+            r#"</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Review</t:Subject>"#,
+            r#"<t:Sensitivity>Normal</t:Sensitivity><t:Body BodyType="Text"></t:Body><t:UID>calsync-abc</t:UID>"#,
+            "<t:Start>2026-03-23T09:00:00Z</t:Start><t:End>2026-03-23T10:00:00Z</t:End>",
+            "<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>",
+            "<t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday</t:DaysOfWeek>",
+            "</t:WeeklyRecurrence><t:NoEndRecurrence><t:StartDate>2026-03-23</t:StartDate></t:NoEndRecurrence>",
+            r#"</t:Recurrence><t:StartTimeZone Id="GMT Standard Time"/><t:EndTimeZone Id="GMT Standard Time"/>"#,
+            "</t:CalendarItem></m:Items></m:CreateItem>",
+        )
+    );
+}
+
+#[test]
+fn an_update_sets_the_zones_before_the_times_they_are_read_with() {
+    let berlin = "DTSTART;TZID=Europe/Berlin:20260504T090000\r\nDTEND;TZID=Europe/London:20260504T090000\r\n";
+    let fields = fields_of(berlin);
+    let set = |uri: &str, xml: &str| {
+        format!(
+            r#"<t:SetItemField><t:FieldURI FieldURI="{uri}"/><t:CalendarItem>{xml}</t:CalendarItem></t:SetItemField>"#
+        )
+    };
+    let delete = |uri: &str| format!(r#"<t:DeleteItemField><t:FieldURI FieldURI="{uri}"/></t:DeleteItemField>"#);
+    let updates = [
+        set("item:Subject", "<t:Subject>Review</t:Subject>"),
+        set("item:Sensitivity", "<t:Sensitivity>Normal</t:Sensitivity>"),
+        set("item:Body", r#"<t:Body BodyType="Text"></t:Body>"#),
+        set("calendar:StartTimeZone", r#"<t:StartTimeZone Id="W. Europe Standard Time"/>"#),
+        set("calendar:EndTimeZone", r#"<t:EndTimeZone Id="GMT Standard Time"/>"#),
+        set("calendar:Start", "<t:Start>2026-05-04T07:00:00Z</t:Start>"),
+        set("calendar:End", "<t:End>2026-05-04T08:00:00Z</t:End>"),
+        set("calendar:IsAllDayEvent", "<t:IsAllDayEvent>false</t:IsAllDayEvent>"),
+        set("calendar:LegacyFreeBusyStatus", "<t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>"),
+        delete("calendar:Location"),
+        delete("calendar:RequiredAttendees"),
+        delete("calendar:Recurrence"),
+    ]
+    .concat();
+    let expected = |item_id: &str| {
+        format!(
+            r#"<m:UpdateItem ConflictResolution="NeverOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange>{item_id}<t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+        )
+    };
+    assert_eq!(fields.update_xml("AAMk1", Some("ck\"1")), expected(r#"<t:ItemId Id="AAMk1" ChangeKey="ck&quot;1"/>"#));
+    assert_eq!(fields.update_xml("AAMk1", None), expected(r#"<t:ItemId Id="AAMk1"/>"#));
+}
+
+#[test]
+fn all_day_events_utc_times_and_zones_windows_cannot_name_are_written_in_utc() {
+    // All-day: the dates as UTC midnights, in UTC.
+    let holiday = fields_of("DTSTART;VALUE=DATE:20260506\r\nDTEND;VALUE=DATE:20260507\r\n");
+    assert!(holiday.all_day);
+    assert_eq!((holiday.start, holiday.end), (at("2026-05-06T00:00:00Z"), at("2026-05-07T00:00:00Z")));
+    assert_eq!((holiday.start_zone.as_str(), holiday.end_zone.as_str()), ("UTC", "UTC"));
+    let utc = fields_of("DTSTART:20260506T090000Z\r\nDTEND:20260506T100000Z\r\n");
+    assert_eq!((utc.start_zone.as_str(), utc.end_zone.as_str()), ("UTC", "UTC"));
+    // Troll (UTC+2 in summer) has no Windows id: UTC, and the series' days are UTC days too, so
+    // the pattern starts on the day Exchange will count from.
+    let troll = fields_of(
+        "DTSTART;TZID=Antarctica/Troll:20260506T010000\r\nDTEND;TZID=Antarctica/Troll:20260506T020000\r\nRRULE:FREQ=DAILY;COUNT=2\r\n",
+    );
+    assert_eq!((troll.start_zone.as_str(), troll.end_zone.as_str()), ("UTC", "UTC"));
+    assert_eq!(troll.start, at("2026-05-05T23:00:00Z"));
+    assert_eq!(troll.recurrence.unwrap().start_date, NaiveDate::from_ymd_opt(2026, 5, 5).unwrap());
+}
+
+#[test]
+fn the_lookup_for_an_earlier_create_covers_the_first_occurrence_with_a_margin() {
+    let single = fields_of("DTSTART:20260506T090000Z\r\nDTEND:20260506T100000Z\r\n");
+    assert_eq!(single.lookup_span(), (at("2026-05-05T09:00:00Z"), at("2026-05-07T10:00:00Z")));
+    // A series' first occurrence may come on a later day of its first week.
+    let series = fields_of(LONDON_WEEKLY);
+    assert_eq!(series.lookup_span(), (at("2026-03-22T09:00:00Z"), at("2026-03-31T10:00:00Z")));
 }
 
 #[test]

@@ -2,23 +2,35 @@
 //! under the ChangeKey the item was last seen with (`NeverOverwrite`: a stale one answers
 //! `ErrorIrresolvableConflict`), and `DeleteItem`. Elements go in the schema's order, which EWS
 //! validates: Subject, Sensitivity, Body, UID, Start, End, IsAllDayEvent, LegacyFreeBusyStatus,
-//! Location, RequiredAttendees, Recurrence.
+//! Location, RequiredAttendees, Recurrence, StartTimeZone, EndTimeZone.
 //!
 //! What calsync writes is a partner event's master component; its RRULE becomes an EWS pattern
 //! for the rules the API accepts (daily, weekly on days, monthly on a day or a weekday of the
 //! month, yearly on a date, with an interval and a count or an end), and anything else is refused
 //! rather than written differently.
+//!
+//! Times travel in UTC, each with its zone as a Windows id (`StartTimeZone`/`EndTimeZone`, the
+//! Exchange 2010+ form): Exchange expands a series at the wall-clock time of its start zone, so a
+//! weekly 09:00 Europe/London event stays at 09:00 across daylight-saving changes, and Outlook
+//! shows it in that zone. A zone Windows has no id for, a UTC time and an all-day event (dates
+//! written as UTC midnights) go as `UTC`.
+//!
+//! EWS has nothing like Graph's `transactionId` to make a create idempotent, and `calendar:UID`
+//! cannot be used in a FindItem restriction. So before creating, [`EwsClient::find_written`]
+//! reads the calendar view around the event's first occurrence, which lists each item's UID: an
+//! item found there was made by an earlier create whose answer was lost, and is updated instead.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::client::EwsClient;
 use super::errors::EwsError;
-use super::items::{ItemId, MONTHS, Pattern, RangeEnd, Recurrence, WEEKDAYS, WeekIndex};
+use super::fetch::ItemRef;
+use super::items::{ItemId, ItemType, MONTHS, Pattern, RangeEnd, Recurrence, WEEKDAYS, WeekIndex};
 use super::soap::single_message;
 use crate::domain::{EventTime, Transparency};
-use crate::ical::Component;
+use crate::ical::{Component, windows_zone};
 use crate::providers::caldav::xml::{Element, Ns, escape};
 
 /// Why a component cannot be written as an item.
@@ -45,7 +57,18 @@ pub struct ItemFields {
     /// Attendees' addresses and names.
     pub attendees: Vec<(String, Option<String>)>,
     pub recurrence: Option<Recurrence>,
+    /// The Windows ids of the zones the start and the end are shown in; a series recurs at the
+    /// wall-clock time of its start zone.
+    pub start_zone: String,
+    pub end_zone: String,
 }
+
+/// How far before the first occurrence and after its end the calendar view looking for an
+/// earlier write of the event reaches: an all-day item placed a few hours off is still found.
+const LOOKUP_MARGIN: Duration = Duration::days(1);
+/// How much further the view reaches for a series: Exchange's first occurrence is the first day
+/// of the pattern, which for a weekly rule may come up to six days after the event's start.
+const LOOKUP_SERIES_REACH: Duration = Duration::days(7);
 
 fn utc(time: &EventTime) -> DateTime<Utc> {
     match time {
@@ -63,13 +86,35 @@ fn local_day(time: &EventTime) -> NaiveDate {
     }
 }
 
+/// A time as Exchange will show it: the Windows id of its zone, and the time with the zone it
+/// will be shown in (UTC in place of a zone Windows has no id for, so that a series' days are
+/// counted where Exchange counts them).
+fn shown(time: &EventTime) -> (&'static str, EventTime) {
+    match time {
+        EventTime::Instant { at, tzid: Some(zone) } => match windows_zone(*zone) {
+            Some(id) => (id, time.clone()),
+            None => {
+                tracing::warn!(tzid = zone.name(), "the event's zone has no Windows id; it is written in UTC");
+                ("UTC", EventTime::Instant { at: *at, tzid: None })
+            }
+        },
+        EventTime::Instant { tzid: None, .. } | EventTime::Date(_) => ("UTC", time.clone()),
+    }
+}
+
 impl ItemFields {
     /// The fields for a component, with `uid` as the item's UID (so the sync recognises it).
     pub fn from_component(component: &Component, uid: &str) -> Result<Self, Unwritable> {
         if !component.exdates.is_empty() || !component.rdates.is_empty() {
             return Err(Unwritable::ExtraDates);
         }
-        let recurrence = component.rrule.as_deref().map(|rule| recurrence(rule, &component.start)).transpose()?;
+        let (start_zone, start) = shown(&component.start);
+        // An end given without a zone (in UTC, or as a duration) is shown in the start's zone.
+        let end_zone = match &component.end {
+            EventTime::Instant { tzid: None, .. } => start_zone,
+            end => shown(end).0,
+        };
+        let recurrence = component.rrule.as_deref().map(|rule| recurrence(rule, &start)).transpose()?;
         Ok(ItemFields {
             subject: component.summary.clone().unwrap_or_default(),
             body: component.description.clone().unwrap_or_default(),
@@ -82,16 +127,22 @@ impl ItemFields {
             location: component.location.as_ref().and_then(|l| l.description.clone()).filter(|l| !l.is_empty()),
             attendees: component.attendees.iter().map(|a| (a.email.clone(), a.display_name.clone())).collect(),
             recurrence,
+            start_zone: start_zone.to_owned(),
+            end_zone: end_zone.to_owned(),
         })
     }
 
     /// Each field as the `t:` element(s) `UpdateItem` sets, with its FieldURI; `None` for a field
-    /// to delete. `UID` is fixed at creation and not among them.
+    /// to delete. `UID` is fixed at creation and not among them. The zones come before the times:
+    /// Exchange keeps an item's local times when its zone changes, so a zone set after the times
+    /// would move them (Microsoft's own example sets the zones first).
     fn updates(&self) -> Vec<(&'static str, Option<String>)> {
         vec![
             ("item:Subject", Some(element("Subject", &self.subject))),
             ("item:Sensitivity", Some(element("Sensitivity", sensitivity(self.private)))),
             ("item:Body", Some(body(&self.body))),
+            ("calendar:StartTimeZone", Some(zone("StartTimeZone", &self.start_zone))),
+            ("calendar:EndTimeZone", Some(zone("EndTimeZone", &self.end_zone))),
             ("calendar:Start", Some(element("Start", &time(self.start)))),
             ("calendar:End", Some(element("End", &time(self.end)))),
             ("calendar:IsAllDayEvent", Some(element("IsAllDayEvent", if self.all_day { "true" } else { "false" }))),
@@ -122,8 +173,45 @@ impl ItemFields {
         if let Some(recurrence) = &self.recurrence {
             xml.push_str(&recurrence_xml(recurrence));
         }
+        xml.push_str(&zone("StartTimeZone", &self.start_zone));
+        xml.push_str(&zone("EndTimeZone", &self.end_zone));
         xml.push_str("</t:CalendarItem>");
         xml
+    }
+
+    /// The `m:CreateItem` request making the item in `folder`.
+    pub(super) fn create_xml(&self, folder: &str) -> String {
+        format!(
+            r#"<m:CreateItem SendMeetingInvitations="{}"><m:SavedItemFolderId><t:FolderId Id="{}"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>"#,
+            self.invitations(),
+            escape(folder),
+            self.item_xml()
+        )
+    }
+
+    /// The `m:UpdateItem` request replacing the item's fields, under `change_key` when known.
+    pub(super) fn update_xml(&self, id: &str, change_key: Option<&str>) -> String {
+        let mut updates = String::new();
+        for (uri, value) in self.updates() {
+            match value {
+                Some(xml) => updates.push_str(&format!(
+                    r#"<t:SetItemField><t:FieldURI FieldURI="{uri}"/><t:CalendarItem>{xml}</t:CalendarItem></t:SetItemField>"#
+                )),
+                None => updates.push_str(&format!(r#"<t:DeleteItemField><t:FieldURI FieldURI="{uri}"/></t:DeleteItemField>"#)),
+            }
+        }
+        let change_key = change_key.map(|ck| format!(r#" ChangeKey="{}""#, escape(ck))).unwrap_or_default();
+        format!(
+            r#"<m:UpdateItem ConflictResolution="NeverOverwrite" SendMeetingInvitationsOrCancellations="{}"><m:ItemChanges><t:ItemChange><t:ItemId Id="{}"{change_key}/><t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
+            self.invitations(),
+            escape(id)
+        )
+    }
+
+    /// The span the calendar view looking for an earlier write of the item covers.
+    pub(super) fn lookup_span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let reach = if self.recurrence.is_some() { LOOKUP_SERIES_REACH } else { Duration::zero() };
+        (self.start - LOOKUP_MARGIN, self.end.max(self.start) + LOOKUP_MARGIN + reach)
     }
 
     pub(super) fn invitations(&self) -> &'static str {
@@ -133,6 +221,12 @@ impl ItemFields {
 
 fn element(name: &str, value: &str) -> String {
     format!("<t:{name}>{}</t:{name}>", escape(value))
+}
+
+/// A `t:StartTimeZone`/`t:EndTimeZone` naming a Windows zone by id; Exchange 2010 and later
+/// fill in the zone's rules themselves.
+fn zone(name: &str, id: &str) -> String {
+    format!(r#"<t:{name} Id="{}"/>"#, escape(id))
 }
 
 fn body(text: &str) -> String {
@@ -329,36 +423,43 @@ impl EwsClient {
     /// Creates an item in `folder`; meeting invitations go out when it has attendees.
     #[tracing::instrument(skip_all)]
     pub async fn create_item(&self, folder: &str, fields: &ItemFields) -> Result<ItemId, EwsError> {
-        let body = format!(
-            r#"<m:CreateItem SendMeetingInvitations="{}"><m:SavedItemFolderId><t:FolderId Id="{}"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>"#,
-            fields.invitations(),
-            escape(folder),
-            fields.item_xml()
-        );
-        let response = self.call("CreateItem", &body).await?;
+        let response = self.call("CreateItem", &fields.create_xml(folder)).await?;
         written_id(single_message(&response)?)
     }
 
-    /// Replaces the item's fields, only if it still has `change_key`.
+    /// Replaces the item's fields, only if it still has `change_key` (whatever it has without
+    /// one).
     #[tracing::instrument(skip_all)]
-    pub async fn update_item(&self, id: &str, change_key: &str, fields: &ItemFields) -> Result<ItemId, EwsError> {
-        let mut updates = String::new();
-        for (uri, value) in fields.updates() {
-            match value {
-                Some(xml) => updates.push_str(&format!(
-                    r#"<t:SetItemField><t:FieldURI FieldURI="{uri}"/><t:CalendarItem>{xml}</t:CalendarItem></t:SetItemField>"#
-                )),
-                None => updates.push_str(&format!(r#"<t:DeleteItemField><t:FieldURI FieldURI="{uri}"/></t:DeleteItemField>"#)),
-            }
-        }
-        let body = format!(
-            r#"<m:UpdateItem ConflictResolution="NeverOverwrite" SendMeetingInvitationsOrCancellations="{}"><m:ItemChanges><t:ItemChange><t:ItemId Id="{}" ChangeKey="{}"/><t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
-            fields.invitations(),
-            escape(id),
-            escape(change_key)
-        );
-        let response = self.call("UpdateItem", &body).await?;
+    pub async fn update_item(
+        &self,
+        id: &str,
+        change_key: Option<&str>,
+        fields: &ItemFields,
+    ) -> Result<ItemId, EwsError> {
+        let response = self.call("UpdateItem", &fields.update_xml(id, change_key)).await?;
         written_id(single_message(&response)?)
+    }
+
+    /// The item of `folder` an earlier create of `fields` made, when there is one: the single
+    /// item or recurring master carrying `fields.uid` among those the calendar view lists around
+    /// the first occurrence (see the module doc for why a view and not a search). An occurrence
+    /// found leads to its master, read with `GetItem` for its id and ChangeKey. Costs one
+    /// `FindItem` before every create, and one `GetItem` more when a series is found.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_written(&self, folder: &str, fields: &ItemFields) -> Result<Option<ItemId>, EwsError> {
+        let (from, to) = fields.lookup_span();
+        let entries = self.calendar_view(folder, from, to).await?;
+        let mut ours = entries.into_iter().filter(|e| e.uid.as_deref() == Some(fields.uid.as_str()));
+        let Some(entry) = ours.next() else { return Ok(None) };
+        if matches!(entry.item_type, ItemType::Single | ItemType::RecurringMaster) {
+            return Ok(Some(entry.id));
+        }
+        match self.get_items(&[ItemRef::MasterOf(entry.id.id)]).await?.pop() {
+            Some(Ok(master)) => Ok(master.id),
+            // Deleted since the view listed it.
+            Some(Err(EwsError::NotFound)) | None => Ok(None),
+            Some(Err(e)) => Err(e),
+        }
     }
 
     /// Moves the item to Deleted Items; one that is already gone counts as deleted.
