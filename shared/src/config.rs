@@ -337,12 +337,10 @@ impl Config {
         };
 
         // SQS delays a message by at most 15 minutes.
+        let budget = ServerBudget::default();
         let server_budget = ServerBudget {
-            concurrency: number("CALSYNC_SERVER_CONCURRENCY", ServerBudget::default().concurrency)?,
-            requests_per_minute: number(
-                "CALSYNC_SERVER_REQUESTS_PER_MINUTE",
-                ServerBudget::default().requests_per_minute,
-            )?,
+            concurrency: number("CALSYNC_SERVER_CONCURRENCY", budget.concurrency)?,
+            requests_per_minute: number("CALSYNC_SERVER_REQUESTS_PER_MINUTE", budget.requests_per_minute)?,
         };
         let job_spread = match lookup("CALSYNC_JOB_SPREAD_SECONDS") {
             None => std::time::Duration::from_secs(MAX_JOB_SPREAD_SECS),
