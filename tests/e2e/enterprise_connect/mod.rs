@@ -1,7 +1,7 @@
 //! Enterprise Connect end to end, on SQLite and PostgreSQL: an Exchange service account
 //! authorized on its page (`page`), the mailbox requests of its token checked (`authorizations`),
 //! and mailboxes authorized, synced, revoked and disconnected through it on the fake Exchange
-//! (`mailboxes`).
+//! (`mailboxes`); Cronofy's SDKs ask for mailboxes (`sdk`).
 
 use calsync_core::{
     adapters::QueueName,
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 mod authorizations;
 mod mailboxes;
 mod page;
+mod sdk;
 
 /// Generates `sqlite::NAME` and `postgres::NAME` tests calling `NAME(&TestApi)` from the module.
 macro_rules! enterprise_on_both_backends {
