@@ -92,6 +92,9 @@ pub struct Config {
     pub google: GoogleEndpoints,
     /// A local install's Google OAuth client (Lambda reads it from the provider secret instead).
     pub google_client: Option<crate::providers::OAuthClient>,
+    /// A local install's Google service account key file (Google's JSON key), for Enterprise
+    /// Connect with domain-wide delegation; Lambda reads the key from the provider secret.
+    pub google_service_account_file: Option<PathBuf>,
     /// Microsoft's endpoints (overridable for tests).
     pub microsoft: MicrosoftEndpoints,
     /// A local install's Microsoft OAuth client (Lambda reads it from the provider secret instead).
@@ -198,6 +201,7 @@ pub const VARIABLES: &[&str] = &[
     "CALSYNC_GOOGLE_AUTHORIZE_URL",
     "CALSYNC_GOOGLE_CLIENT_ID",
     "CALSYNC_GOOGLE_CLIENT_SECRET",
+    "CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE",
     "CALSYNC_GOOGLE_TOKEN_URL",
     "CALSYNC_ICLOUD_CALDAV_URL",
     "CALSYNC_JOB_SPREAD_SECONDS",
@@ -402,6 +406,16 @@ impl Config {
         };
         let google_client =
             local_client(mode, var(&lookup, "CALSYNC_GOOGLE_CLIENT_ID"), var(&lookup, "CALSYNC_GOOGLE_CLIENT_SECRET"))?;
+        let google_service_account_file = match lookup("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE") {
+            Some(_) if mode == Mode::Lambda => {
+                return Err(ConfigError::new(
+                    "CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE",
+                    "must not be set in Lambda: put the key in the provider secret (CALSYNC_PROVIDER_SECRET_ID) as \
+                     `google_service_account`",
+                ));
+            }
+            path => path.map(PathBuf::from),
+        };
         let defaults = MicrosoftEndpoints::default();
         let microsoft = MicrosoftEndpoints {
             authorize_url: endpoint("CALSYNC_MICROSOFT_AUTHORIZE_URL", defaults.authorize_url)?,
@@ -417,6 +431,7 @@ impl Config {
         Ok(Self {
             google,
             google_client,
+            google_service_account_file,
             microsoft,
             microsoft_client,
             admin_token_secret_id,
@@ -613,6 +628,27 @@ mod tests {
         let err = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN", "hunter2")]].concat()).unwrap_err();
         assert_eq!(err.variable, "CALSYNC_ADMIN_TOKEN");
         assert!(err.problem.contains("CALSYNC_ADMIN_TOKEN_SECRET_ID") && !err.problem.contains("hunter2"));
+    }
+
+    #[test]
+    fn the_google_service_account_key_file_is_read_locally_and_refused_in_lambda() {
+        let local = config(&[("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE", "/etc/calsync/google-sa.json")]).unwrap();
+        assert_eq!(local.google_service_account_file, Some(PathBuf::from("/etc/calsync/google-sa.json")));
+        let lambda = [
+            ("CALSYNC_MODE", "lambda"),
+            ("CALSYNC_DB_HOST", "proxy.example"),
+            ("CALSYNC_DB_USER", "calsync"),
+            ("CALSYNC_DB_NAME", "calsync"),
+            ("CALSYNC_KEYRING_SECRET_ID", "arn:k"),
+            ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
+            ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
+            ("CALSYNC_BACKUP_BUCKET", "backups"),
+            ("CALSYNC_PUBLIC_URL", "https://api.example"),
+            ("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE", "/var/task/google-sa.json"),
+        ];
+        let err = config(&lambda).unwrap_err();
+        assert_eq!(err.variable, "CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE");
+        assert!(err.problem.contains("CALSYNC_PROVIDER_SECRET_ID"), "{err}");
     }
 
     #[test]

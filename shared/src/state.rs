@@ -80,7 +80,23 @@ impl AppState {
                 ProviderClients::from_json(&raw).context("parsing the provider secret")?
             }
             None => {
-                ProviderClients { google: config.google_client.clone(), microsoft: config.microsoft_client.clone() }
+                // A local install's Google service account key is a file, as Google gives it.
+                let google_service_account = match &config.google_service_account_file {
+                    Some(path) => {
+                        let raw = tokio::fs::read_to_string(path)
+                            .await
+                            .context("reading CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE")?;
+                        let key = crate::providers::google::delegation::ServiceAccountKey::from_json(&raw)
+                            .context("parsing CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE")?;
+                        Some(key)
+                    }
+                    None => None,
+                };
+                ProviderClients {
+                    google: config.google_client.clone(),
+                    microsoft: config.microsoft_client.clone(),
+                    google_service_account,
+                }
             }
         };
 

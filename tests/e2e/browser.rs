@@ -153,7 +153,7 @@ async fn a_browser_connects_a_google_account_through_googles_sign_in_and_back() 
     let client = OAuthClient { client_id: CLIENT_ID.into(), client_secret: secrecy::SecretString::from(CLIENT_SECRET) };
     let state = calsync_core::AppState {
         config: std::sync::Arc::new(config),
-        providers: std::sync::Arc::new(ProviderClients { google: Some(client), microsoft: None }),
+        providers: std::sync::Arc::new(ProviderClients { google: Some(client), ..ProviderClients::default() }),
         ..api.state.clone()
     };
     let server = tokio::spawn(async move {
@@ -231,6 +231,7 @@ async fn a_browser_connects_a_microsoft_account_through_microsofts_sign_in_and_b
         providers: std::sync::Arc::new(ProviderClients {
             google: Some(client("google-client", "google-secret")),
             microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)),
+            ..ProviderClients::default()
         }),
         ..api.state.clone()
     };

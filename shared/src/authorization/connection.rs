@@ -369,9 +369,9 @@ mod tests {
         assert!(!Service::Google.is_configured(&none) && !Service::Microsoft.is_configured(&none));
         assert!(Service::Hosted.is_configured(&none));
         let client = OAuthClient { client_id: "c".into(), client_secret: secrecy::SecretString::from("s") };
-        let google = ProviderClients { google: Some(client.clone()), microsoft: None };
+        let google = ProviderClients { google: Some(client.clone()), ..ProviderClients::default() };
         assert!(Service::Google.is_configured(&google) && !Service::Microsoft.is_configured(&google));
-        let microsoft = ProviderClients { google: None, microsoft: Some(client) };
+        let microsoft = ProviderClients { microsoft: Some(client), ..ProviderClients::default() };
         assert!(Service::Microsoft.is_configured(&microsoft) && !Service::Google.is_configured(&microsoft));
     }
 }

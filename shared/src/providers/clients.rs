@@ -26,6 +26,10 @@ impl fmt::Debug for OAuthClient {
 pub struct ProviderClients {
     pub google: Option<OAuthClient>,
     pub microsoft: Option<OAuthClient>,
+    /// calsync's Google service account (Google's JSON key file), for Enterprise Connect with
+    /// Google Workspace domain-wide delegation; without it that choice is not offered.
+    #[serde(default)]
+    pub google_service_account: Option<super::google::delegation::ServiceAccountKey>,
 }
 
 /// Why the provider secret was refused; never quotes the secret.
@@ -38,6 +42,8 @@ pub enum ProviderClientsError {
     Malformed(String),
     #[error("the {0} client has an empty client_id or client_secret")]
     Empty(&'static str),
+    #[error("google_service_account: {0}")]
+    ServiceAccountKey(super::google::delegation::KeyError),
 }
 
 impl ProviderClients {
@@ -51,6 +57,9 @@ impl ProviderClients {
                     return Err(ProviderClientsError::Empty(name));
                 }
             }
+        }
+        if let Some(key) = &clients.google_service_account {
+            key.check().map_err(ProviderClientsError::ServiceAccountKey)?;
         }
         Ok(clients)
     }
@@ -79,5 +88,19 @@ mod tests {
         let empty = r#"{"google": {"client_id": "x", "client_secret": " "}}"#;
         let refused = ProviderClients::from_json(&SecretString::from(empty));
         assert!(matches!(refused, Err(ProviderClientsError::Empty("google"))), "{refused:?}");
+    }
+
+    #[test]
+    fn the_provider_secret_may_hold_googles_service_account_key_and_a_bad_one_is_refused_unquoted() {
+        let key: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/google/TEST-ONLY-service-account.json")).unwrap();
+        let raw = serde_json::json!({"google_service_account": key}).to_string();
+        let clients = ProviderClients::from_json(&SecretString::from(raw)).expect("valid");
+        let account = clients.google_service_account.expect("the service account");
+        assert_eq!(account.client_id, "104857600000000000001");
+        let bad = r#"{"google_service_account": {"client_email": "a@b", "client_id": "1", "private_key": "hunter2"}}"#;
+        let error = ProviderClients::from_json(&SecretString::from(bad)).unwrap_err();
+        assert!(matches!(error, ProviderClientsError::ServiceAccountKey(_)), "{error:?}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }

@@ -99,7 +99,24 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         }
     };
     let default_tz = profile.tzid.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
-    let provider: Box<dyn CalendarProvider> = if profile.provider == ProviderName::Google {
+    let provider: Box<dyn CalendarProvider> = if profile.provider == ProviderName::Google && impersonate.is_some() {
+        // A Workspace mailbox through domain-wide delegation: a token minted for it with
+        // calsync's service account key, and its own quotaUser.
+        let Some(key) = state.providers.google_service_account.clone() else {
+            return Err(ProviderError::Permanent("no Google service account key is configured".into()).into());
+        };
+        let google = &state.config.google;
+        let quota_user = super::google::quota_user(&profile.id);
+        Box::new(GoogleProvider::delegated(
+            &google.api_url,
+            key,
+            &google.token_url,
+            &profile.email,
+            &quota_user,
+            default_tz,
+            state.clock.now(),
+        )?)
+    } else if profile.provider == ProviderName::Google {
         let google = &state.config.google;
         let platform = IdentityPlatform::at(PlatformKind::Google, &google.authorize_url, &google.token_url)
             .map_err(|_| ProviderError::Permanent("the Google endpoints are not valid URLs".into()))?;

@@ -17,6 +17,12 @@
 //! alphabet, as their id: a retried insert finds its own event instead of creating a second,
 //! and since Google takes an id or an iCalUID at creation but not both, the partner event's
 //! iCalendar UID is read back from the id, so the sync recognises its own writes.
+//!
+//! A mailbox reached through domain-wide delegation (Enterprise Connect) has no token set of
+//! its own: each job mints a token for the mailbox with calsync's service account key (the JWT
+//! bearer grant, `providers::google::delegation`), which is never stored, and every request
+//! carries the mailbox's `quotaUser`. A domain that withdrew the delegation refuses the grant,
+//! which disconnects the profile like a revoked refresh token.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,9 +46,10 @@ use crate::providers::{
     OAuthClient,
     google::{
         client::{GoogleClient, GoogleError},
+        delegation::ServiceAccountKey,
         event,
     },
-    oauth::IdentityPlatform,
+    oauth::{IdentityPlatform, needs_refresh},
 };
 
 /// Items per page: Google's maximum, so a calendar is read in as few requests as possible.
@@ -55,7 +62,9 @@ const WATCH_TTL_SECONDS: i64 = 7 * 24 * 3600;
 pub struct GoogleProvider {
     client: Mutex<GoogleClient>,
     api_url: String,
-    session: OAuthSession,
+    tokens: Tokens,
+    /// `quotaUser` for a delegated mailbox.
+    quota_user: Option<String>,
     default_tz: Tz,
     /// Every event of a calendar as the last full listing returned it, so the listing that
     /// yields a cursor also serves the window fill that follows it.
@@ -78,11 +87,57 @@ impl GoogleProvider {
         Ok(Self {
             client: Mutex::new(client),
             api_url: api_url.to_owned(),
-            session,
+            tokens: Tokens::OAuth(session),
+            quota_user: None,
             default_tz,
             listed: Mutex::new(BTreeMap::new()),
             earlier_requests: Mutex::new(0),
         })
+    }
+
+    /// A mailbox of a Workspace domain that delegated the calendar scope to calsync's service
+    /// account `key`: its token is minted at `token_url` by `refresh_credentials` (which the
+    /// engine calls before any request) and never stored; `quota_user` is the mailbox's opaque
+    /// id for Google's per-user quotas.
+    pub fn delegated(
+        api_url: &str,
+        key: ServiceAccountKey,
+        token_url: &str,
+        mailbox: &str,
+        quota_user: &str,
+        default_tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ProviderError> {
+        let client = GoogleClient::new(api_url, "").map_err(classify)?.with_quota_user(quota_user);
+        let session = DelegatedSession {
+            key,
+            token_url: token_url.to_owned(),
+            mailbox: mailbox.to_owned(),
+            token: Mutex::new(None),
+            now,
+        };
+        Ok(Self {
+            client: Mutex::new(client),
+            api_url: api_url.to_owned(),
+            tokens: Tokens::Delegated(Box::new(session)),
+            quota_user: Some(quota_user.to_owned()),
+            default_tz,
+            listed: Mutex::new(BTreeMap::new()),
+            earlier_requests: Mutex::new(0),
+        })
+    }
+
+    /// Replaces the client with one using `access_token`, keeping the request count.
+    fn replace_client(&self, access_token: &str) -> Result<(), ProviderError> {
+        let mut client = GoogleClient::new(&self.api_url, access_token).map_err(classify)?;
+        if let Some(quota_user) = &self.quota_user {
+            client = client.with_quota_user(quota_user);
+        }
+        if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
+            *earlier += slot.requests_sent();
+            *slot = client;
+        }
+        Ok(())
     }
 
     fn client(&self) -> GoogleClient {
@@ -212,6 +267,54 @@ impl GoogleProvider {
     }
 }
 
+/// The `quotaUser` of a delegated mailbox: opaque (a digest of its profile id, so neither the
+/// address nor a calsync id goes to Google), stable, and within Google's 40 characters.
+pub fn quota_user(profile: &crate::domain::ProfileId) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("calsync quotaUser {profile}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// Where a provider's access token comes from.
+#[derive(Debug)]
+enum Tokens {
+    /// The profile's own token set, refreshed at Google and stored again by the engine.
+    OAuth(OAuthSession),
+    /// A mailbox reached through domain-wide delegation.
+    Delegated(Box<DelegatedSession>),
+}
+
+/// A delegated mailbox's token, minted with calsync's service account key for this job only.
+#[derive(Debug)]
+struct DelegatedSession {
+    key: ServiceAccountKey,
+    token_url: String,
+    mailbox: String,
+    token: Mutex<Option<Credentials>>,
+    now: DateTime<Utc>,
+}
+
+impl DelegatedSession {
+    /// Mints a token for the mailbox unless the one held is still good; the new access token.
+    async fn mint_if_needed(&self) -> Result<Option<String>, ProviderError> {
+        let held = self.token.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if held.as_ref().is_some_and(|token| !needs_refresh(token, self.now)) {
+            return Ok(None);
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| ProviderError::Permanent("the HTTP client could not be built".into()))?;
+        let minted = self.key.mint(&http, &self.token_url, &self.mailbox, self.now).await?;
+        let Credentials::OauthTokenSet { access_token, .. } = &minted else {
+            return Err(ProviderError::Permanent("the grant did not give a token".into()));
+        };
+        let access_token = access_token.clone();
+        *self.token.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(minted);
+        Ok(Some(access_token))
+    }
+}
+
 fn resource_id(calendar: &str, event: &str) -> String {
     format!("{calendar}/{event}")
 }
@@ -309,13 +412,20 @@ fn google_event(id: &str, component: &Component) -> Value {
 #[async_trait]
 impl CalendarProvider for GoogleProvider {
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
-        let Some(renewed) = self.session.renew().await? else { return Ok(None) };
-        let client = GoogleClient::new(&self.api_url, &self.session.access_token()).map_err(classify)?;
-        if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
-            *earlier += slot.requests_sent();
-            *slot = client;
+        match &self.tokens {
+            Tokens::OAuth(session) => {
+                let Some(renewed) = session.renew().await? else { return Ok(None) };
+                self.replace_client(&session.access_token())?;
+                Ok(Some(renewed))
+            }
+            // A delegated mailbox's token is nobody's to store.
+            Tokens::Delegated(session) => {
+                if let Some(access_token) = session.mint_if_needed().await? {
+                    self.replace_client(&access_token)?;
+                }
+                Ok(None)
+            }
         }
-        Ok(Some(renewed))
     }
 
     async fn list_calendars(&self, known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
@@ -542,6 +652,16 @@ mod tests {
         assert_eq!(partner_uid(&partner).as_deref(), Some("calsync-8739a9fe59e95bdbb6e900d47200f3fb"));
         assert_eq!(partner_uid("standup1"), None);
         assert_eq!(partner_uid(&id), None, "only calsync's own names");
+    }
+
+    #[test]
+    fn a_mailboxs_quota_user_is_opaque_stable_and_short_enough() {
+        let profile = crate::domain::ProfileId::generate();
+        let quota_user = quota_user(&profile);
+        assert_eq!(quota_user, super::quota_user(&profile));
+        assert_eq!(quota_user.len(), 32);
+        assert!(!quota_user.contains(profile.as_str()));
+        assert_ne!(quota_user, super::quota_user(&crate::domain::ProfileId::generate()));
     }
 
     #[test]

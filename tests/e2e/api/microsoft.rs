@@ -51,7 +51,7 @@ fn microsoft_state(api: &TestApi, microsoft: &FakeMicrosoft) -> AppState {
     config.microsoft.graph_url = microsoft.graph_url();
     AppState {
         config: Arc::new(config),
-        providers: Arc::new(ProviderClients { google: None, microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)) }),
+        providers: Arc::new(ProviderClients { microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)), ..ProviderClients::default() }),
         ..api.state.clone()
     }
 }
@@ -236,6 +236,7 @@ async fn the_page_lets_its_forms_lead_to_both_google_and_microsoft_sign_ins(api:
     state.providers = Arc::new(ProviderClients {
         google: Some(client("google-client", "google-secret")),
         microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)),
+        ..ProviderClients::default()
     });
     let (app, _) = api.application("Planner").await;
     let pairs = [("response_type", "code"), ("client_id", app.client_id.as_str()), ("redirect_uri", REDIRECT)];

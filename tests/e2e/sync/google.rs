@@ -30,7 +30,7 @@ fn google_state(api: &TestApi, google: &FakeGoogle) -> AppState {
     let client = OAuthClient { client_id: CLIENT_ID.into(), client_secret: SecretString::from(CLIENT_SECRET) };
     AppState {
         config: Arc::new(config),
-        providers: Arc::new(ProviderClients { google: Some(client), microsoft: None }),
+        providers: Arc::new(ProviderClients { google: Some(client), ..ProviderClients::default() }),
         ..api.state.clone()
     }
 }

@@ -75,7 +75,7 @@ fn microsoft_state(api: &TestApi, microsoft: &FakeMicrosoft) -> AppState {
     let client = OAuthClient { client_id: CLIENT_ID.into(), client_secret: SecretString::from(CLIENT_SECRET) };
     AppState {
         config: Arc::new(config),
-        providers: Arc::new(ProviderClients { google: None, microsoft: Some(client) }),
+        providers: Arc::new(ProviderClients { microsoft: Some(client), ..ProviderClients::default() }),
         ..api.state.clone()
     }
 }

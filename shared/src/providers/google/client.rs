@@ -3,6 +3,10 @@
 //! good, 403/429 rate limits and 5xx are transient (with the service's `Retry-After` when it
 //! sent one), 410 `fullSyncRequired` kills the sync token, 409 and 412 are conflicts, 404 and
 //! 410 `deleted` mean the event is gone. Error messages carry Google's reason code, never a body.
+//!
+//! A mailbox reached through domain-wide delegation sends `quotaUser` (an opaque id of the
+//! mailbox) on every request: calsync's service account makes all of those requests, and
+//! `quotaUser` lets Google count its per-user quotas per mailbox instead (providers.md §2.5).
 
 use std::sync::{
     Arc,
@@ -43,6 +47,7 @@ pub struct GoogleClient {
     http: reqwest::Client,
     api: Url,
     access_token: String,
+    quota_user: Option<String>,
     requests: Arc<AtomicU64>,
 }
 
@@ -58,7 +63,19 @@ impl GoogleClient {
             .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|_| GoogleError::Refused("the HTTP client could not be built".into()))?;
-        Ok(Self { http, api, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
+        Ok(Self {
+            http,
+            api,
+            access_token: access_token.to_owned(),
+            quota_user: None,
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Sends `quotaUser=<quota_user>` with every request (at most 40 characters, Google's limit).
+    pub fn with_quota_user(mut self, quota_user: &str) -> Self {
+        self.quota_user = Some(quota_user.chars().take(40).collect());
+        self
     }
 
     pub fn requests_sent(&self) -> u64 {
@@ -87,6 +104,10 @@ impl GoogleClient {
         if_match: Option<&str>,
     ) -> Result<Value, GoogleError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut url = url;
+        if let Some(quota_user) = &self.quota_user {
+            url.query_pairs_mut().append_pair("quotaUser", quota_user);
+        }
         let mut request = self.http.request(method, url).bearer_auth(&self.access_token);
         if let Some(body) = body {
             request = request.json(body);
