@@ -6,6 +6,15 @@
 //! and runs against this fake, so the fake keeps Microsoft's field names, status codes and error
 //! bodies; where Microsoft does more (recurrence, ID tokens, PKCE, scope checks) the fake does less
 //! rather than invent behaviour.
+//!
+//! Application permissions (Enterprise Connect for Office 365): the v2 admin consent endpoint
+//! (`/{tenant}/v2.0/adminconsent`, a work account's administrator consenting for its tenant),
+//! client credentials grants for consented tenants (app tokens bound to the tenant, no refresh
+//! token), `GET /organization` with the tenant's verified domains, and `/users/{id or
+//! userPrincipalName}/…` for every route served under `/me/…`: a delegated token reaches only
+//! its own user there, an app token only mailboxes of its tenant (403 ErrorAccessDenied
+//! otherwise), and `/me` is refused to app tokens. Every work account belongs to
+//! [`WORK_TENANT`] unless its domain is one of a tenant added with [`FakeMicrosoft::add_tenant`].
 
 use crate::fake_http::{basic_credentials, param, parse_pairs, percent_decode, percent_encode, random};
 use std::{
@@ -43,8 +52,10 @@ const MAX_SUBSCRIPTION_MINUTES: i64 = 10_080;
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// The tenant Microsoft accounts (Outlook.com) belong to, as notifications report it.
 const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
-/// The (made-up) Office 365 tenant of every work account of the fake.
-const WORK_TENANT: &str = "5b1c0e7a-2f4d-4c8e-9a6b-3d2e1f0a9b8c";
+/// The (made-up) Office 365 tenant of every work account of the fake (see [`FakeMicrosoft::add_tenant`]).
+pub const WORK_TENANT: &str = "5b1c0e7a-2f4d-4c8e-9a6b-3d2e1f0a9b8c";
+/// [`WORK_TENANT`]'s verified domains, its default domain first.
+pub const WORK_DOMAINS: [&str; 2] = ["contoso.example", "contoso.onmicrosoft.com"];
 /// Graph answers successful OData requests with this content type.
 const ODATA_JSON: &str =
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -145,6 +156,32 @@ impl FakeMicrosoft {
     pub fn expire_access_tokens(&self) {
         for token in self.state().access_tokens.values_mut() {
             token.expired = true;
+        }
+    }
+
+    /// Adds a work or school tenant whose verified domains are `domains` (the first is its
+    /// default): accounts at those domains belong to it.
+    pub fn add_tenant(&self, id: &str, domains: &[&str]) {
+        let domains = domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+        self.state().tenants.push(Tenant { id: id.to_owned(), domains, consented: false });
+    }
+
+    /// The next admin consent is declined by the administrator.
+    pub fn decline_next_consent(&self) {
+        self.state().decline_consent = true;
+    }
+
+    /// Whether the tenant's administrator consented to the application's permissions.
+    pub fn consented(&self, tenant: &str) -> bool {
+        self.state().tenants.iter().any(|t| t.id == tenant && t.consented)
+    }
+
+    /// The tenant's administrator removes the application (its service principal): client
+    /// credentials grants for the tenant answer invalid_client with AADSTS7000229. App tokens
+    /// already issued keep working until they expire, as Microsoft's do.
+    pub fn revoke_consent(&self, tenant: &str) {
+        for found in self.state().tenants.iter_mut().filter(|t| t.id == tenant) {
+            found.consented = false;
         }
     }
 
@@ -340,6 +377,30 @@ struct Shared {
     clock_offset: chrono::Duration,
     throttle: Throttle,
     requests: Vec<Request>,
+    tenants: Vec<Tenant>,
+    decline_consent: bool,
+    /// The mailbox root of the Graph request being served (`me` or `users/{id}`), which the
+    /// links it answers with start from.
+    root: String,
+}
+
+/// A work or school tenant.
+#[derive(Debug, Clone)]
+struct Tenant {
+    id: String,
+    /// Verified domains, the default first.
+    domains: Vec<String>,
+    /// Whether its administrator consented to the application's permissions.
+    consented: bool,
+}
+
+/// Who a Graph access token speaks for.
+#[derive(Debug, Clone)]
+enum Caller {
+    /// A delegated token: the signed-in user.
+    User(String),
+    /// An application token of a tenant.
+    App(String),
 }
 
 #[derive(Debug, Clone)]
@@ -361,7 +422,10 @@ struct Grant {
 
 #[derive(Debug)]
 struct AccessToken {
+    /// The user of a delegated token; empty for an app token.
     email: String,
+    /// The tenant of an app token.
+    tenant: Option<String>,
     expires_at: Instant,
     expired: bool,
 }
@@ -566,6 +630,13 @@ impl Shared {
             clock_offset: chrono::Duration::zero(),
             throttle: Throttle::default(),
             requests: Vec::new(),
+            tenants: vec![Tenant {
+                id: WORK_TENANT.to_owned(),
+                domains: WORK_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
+                consented: false,
+            }],
+            decline_consent: false,
+            root: "me".to_owned(),
         }
     }
 
@@ -589,8 +660,28 @@ impl Shared {
     fn mint_access(&mut self, email: &str) -> String {
         let token = format!("EwB{}", random());
         let expires_at = Instant::now() + Duration::from_secs(ACCESS_TOKEN_SECONDS);
-        self.access_tokens.insert(token.clone(), AccessToken { email: email.to_owned(), expires_at, expired: false });
+        let access = AccessToken { email: email.to_owned(), tenant: None, expires_at, expired: false };
+        self.access_tokens.insert(token.clone(), access);
         token
+    }
+
+    /// An application token of `tenant`.
+    fn mint_app_token(&mut self, tenant: &str) -> String {
+        let token = format!("eyJ0eXAiOiJKV1Qi.{}", random());
+        let expires_at = Instant::now() + Duration::from_secs(ACCESS_TOKEN_SECONDS);
+        let access = AccessToken { email: String::new(), tenant: Some(tenant.to_owned()), expires_at, expired: false };
+        self.access_tokens.insert(token.clone(), access);
+        token
+    }
+
+    /// The tenant a user belongs to.
+    fn tenant_of(&mut self, email: &str) -> String {
+        if self.account(email).personal {
+            return CONSUMER_TENANT.to_owned();
+        }
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+        let found = self.tenants.iter().find(|t| t.domains.contains(&domain));
+        found.map_or_else(|| WORK_TENANT.to_owned(), |t| t.id.clone())
     }
 
     fn mint_refresh(&mut self, email: &str, scope: &str) -> String {
@@ -630,7 +721,12 @@ impl Shared {
         match segments.as_slice() {
             // Any tenant segment (common, organizations, consumers, a tenant id) works alike.
             [_, "oauth2", "v2.0", "authorize"] if method == Method::GET => Outcome::Done(self.authorize(&request)),
-            [_, "oauth2", "v2.0", "token"] if method == Method::POST => Outcome::Done(self.token(&request)),
+            [tenant, "oauth2", "v2.0", "token"] if method == Method::POST => {
+                Outcome::Done(self.token(tenant, &request))
+            }
+            [tenant, "v2.0", "adminconsent"] if method == Method::GET => {
+                Outcome::Done(self.admin_consent(tenant, &request))
+            }
             ["v1.0", rest @ ..] => self.graph(method, &request, !body.is_empty(), rest),
             _ => Outcome::Done((StatusCode::NOT_FOUND, "Not Found").into_response()),
         }
@@ -686,7 +782,98 @@ impl Shared {
         (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
     }
 
-    fn token(&mut self, request: &Request) -> Response {
+    /// The v2 admin consent endpoint: the signed-in work account's administrator consents for
+    /// its tenant, and goes back to `redirect_uri` with `admin_consent=True`, `tenant` and `state`
+    /// (or `error=access_denied` when declined).
+    fn admin_consent(&mut self, tenant: &str, request: &Request) -> Response {
+        let param = |name: &str| param(&request.query, name);
+        let Some(client_id) = param("client_id") else {
+            return bad_authorize("AADSTS900144: The request body must contain the following parameter: 'client_id'.");
+        };
+        if client_id != CLIENT_ID {
+            return bad_authorize(&format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory."
+            ));
+        }
+        let Some(Ok(mut location)) = param("redirect_uri").map(Url::parse) else {
+            return bad_authorize(&format!(
+                "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured                  for the application '{CLIENT_ID}'."
+            ));
+        };
+        let Some(scope) = param("scope").filter(|s| !s.trim().is_empty()) else {
+            return bad_authorize("AADSTS900144: The request body must contain the following parameter: 'scope'.");
+        };
+        let email = self.signed_in.clone();
+        let own_tenant = self.tenant_of(&email);
+        if own_tenant == CONSUMER_TENANT {
+            return bad_authorize(&format!(
+                "AADSTS50020: User account '{email}' from identity provider 'live.com' does not exist in tenant                  'Microsoft Services' and cannot access the application '{CLIENT_ID}' in that tenant."
+            ));
+        }
+        if !matches!(tenant, "organizations" | "common") && !tenant.eq_ignore_ascii_case(&own_tenant) {
+            return bad_authorize(&format!(
+                "AADSTS50020: User account '{email}' does not exist in tenant '{tenant}' and cannot access the                  application '{CLIENT_ID}' in that tenant."
+            ));
+        }
+        {
+            let mut pairs = location.query_pairs_mut();
+            if std::mem::take(&mut self.decline_consent) {
+                pairs.append_pair("error", "access_denied").append_pair(
+                    "error_description",
+                    "AADSTS65004: User declined to consent to access the app.",
+                );
+            } else {
+                for found in self.tenants.iter_mut().filter(|t| t.id == own_tenant) {
+                    found.consented = true;
+                }
+                pairs.append_pair("admin_consent", "True").append_pair("tenant", &own_tenant).append_pair("scope", scope);
+            }
+            if let Some(state) = param("state") {
+                pairs.append_pair("state", state);
+            }
+        }
+        (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
+    }
+
+    /// A client credentials grant at a tenant's token endpoint: an app token for a tenant whose
+    /// administrator consented.
+    fn client_credentials(&mut self, tenant: &str, scope: Option<&str>) -> Response {
+        if matches!(tenant, "common" | "organizations" | "consumers") {
+            let description = "No tenant-identifying information found in either the request or implied by any                                provided credentials.";
+            return aad_error(StatusCode::BAD_REQUEST, "invalid_request", 50059, description);
+        }
+        if !scope.is_some_and(|s| s.trim().ends_with("/.default")) {
+            let description = format!(
+                "The provided value for scope {} is not valid. Client credential flows must have a scope value                  with /.default suffixed to the resource identifier (application ID URI).",
+                scope.unwrap_or_default()
+            );
+            return aad_error(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, &description);
+        }
+        let Some(found) = self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(tenant) || t.domains.iter().any(|d| d == tenant))
+        else {
+            let description = format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing                  into the correct cloud."
+            );
+            return aad_error(StatusCode::BAD_REQUEST, "invalid_request", 90002, &description);
+        };
+        if !found.consented {
+            let description = format!(
+                "The client application {CLIENT_ID} is missing service principal in the tenant {}. See                  instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+                found.id
+            );
+            return aad_error(StatusCode::BAD_REQUEST, "invalid_client", 7000229, &description);
+        }
+        let id = found.id.clone();
+        let body = json!({
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_SECONDS,
+            "ext_expires_in": ACCESS_TOKEN_SECONDS,
+            "access_token": self.mint_app_token(&id),
+        });
+        oauth_json(StatusCode::OK, body)
+    }
+
+    fn token(&mut self, tenant: &str, request: &Request) -> Response {
         let field = |name: &str| param(&request.form, name);
         let (client_id, client_secret) = match request.authorization.as_deref().and_then(basic_credentials) {
             Some((id, secret)) => (Some(id), Some(secret)),
@@ -726,6 +913,7 @@ impl Shared {
         match field("grant_type") {
             Some("authorization_code") => self.exchange_code(field("code"), field("redirect_uri")),
             Some("refresh_token") => self.redeem_refresh(field("refresh_token")),
+            Some("client_credentials") => self.client_credentials(tenant, field("scope")),
             Some(other) => {
                 let description = format!("The app requested an unsupported grant type '{other}'.");
                 aad_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &description)
@@ -795,10 +983,18 @@ impl Shared {
             self.throttle.remaining -= 1;
             return Outcome::Done(throttled(self.throttle.retry_after));
         }
-        let email = match self.account_of(request.authorization.as_deref()) {
-            Ok(email) => email,
+        let caller = match self.caller_of(request.authorization.as_deref()) {
+            Ok(caller) => caller,
             Err(message) => return Outcome::Done(unauthenticated(message)),
         };
+        if method == Method::GET && path.len() == 1 && path[0].eq_ignore_ascii_case("organization") {
+            return Outcome::Done(self.organization(&caller));
+        }
+        let (email, path) = match self.act_as(&caller, path, request.body.as_ref()) {
+            Ok(found) => found,
+            Err(response) => return Outcome::Done(response),
+        };
+        let path = path.as_slice();
         // Graph's path segments are case-insensitive; ids are not.
         let words: Vec<String> = path.iter().map(|s| s.to_ascii_lowercase()).collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -870,8 +1066,103 @@ impl Shared {
         Outcome::Done(response)
     }
 
-    /// The account a `Bearer` access token belongs to, or the message Graph's 401 carries.
-    fn account_of(&self, authorization: Option<&str>) -> Result<String, &'static str> {
+    /// Who a request acts for, and its path as the user's own: `/users/{id or
+    /// userPrincipalName}/…` becomes `/me/…` of that user when the caller may reach it (its own
+    /// user for a delegated token, a mailbox of its tenant for an app token). App tokens reach
+    /// subscriptions of their tenant's mailboxes and are refused `/me`.
+    fn act_as<'p>(
+        &mut self,
+        caller: &Caller,
+        path: &[&'p str],
+        body: Option<&Value>,
+    ) -> Result<(String, Vec<&'p str>), Response> {
+        self.root = "me".to_owned();
+        let first = path.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        if first == "users" && path.len() >= 2 {
+            let target = self.user_named(path[1]).ok_or_else(|| invalid_user(path[1]))?;
+            self.may_reach(caller, &target)?;
+            self.root = format!("users/{}", percent_encode(path[1]));
+            let mut rewritten = vec!["me"];
+            rewritten.extend_from_slice(&path[2..]);
+            return Ok((target, rewritten));
+        }
+        let tenant = match caller {
+            Caller::User(email) => return Ok((email.clone(), path.to_vec())),
+            Caller::App(tenant) => tenant,
+        };
+        if first == "me" {
+            let message = "/me request is only valid with delegated authentication flow.";
+            return Err(graph_error(StatusCode::BAD_REQUEST, "BadRequest", message));
+        }
+        if first != "subscriptions" {
+            return Ok((String::new(), path.to_vec()));
+        }
+        // The mailbox a subscription is for: the one its resource names, or its creator's.
+        let owner = match path.get(1) {
+            None => body
+                .and_then(|b| b["resource"].as_str())
+                .and_then(|r| {
+                    let parts: Vec<&str> = r.trim_start_matches('/').split('/').collect();
+                    (parts.len() > 1 && parts[0].eq_ignore_ascii_case("users")).then(|| parts[1].to_owned())
+                })
+                .and_then(|id| self.user_named(&id)),
+            Some(id) => self.subscriptions.iter().find(|s| s.subscription.id == *id).map(|s| s.owner.clone()),
+        };
+        match owner {
+            Some(owner) if self.tenant_of(&owner) == *tenant => Ok((owner, path.to_vec())),
+            Some(_) => Err(access_denied()),
+            None => Ok((String::new(), path.to_vec())),
+        }
+    }
+
+    /// A user by Graph id or userPrincipalName.
+    fn user_named(&self, id: &str) -> Option<String> {
+        self.accounts.iter().find(|(email, a)| email.eq_ignore_ascii_case(id) || a.id == id).map(|(e, _)| e.clone())
+    }
+
+    fn may_reach(&mut self, caller: &Caller, target: &str) -> Result<(), Response> {
+        let allowed = match caller {
+            Caller::User(email) => email == target,
+            Caller::App(tenant) => self.tenant_of(target) == *tenant,
+        };
+        if allowed { Ok(()) } else { Err(access_denied()) }
+    }
+
+    /// `GET /organization`: the caller's tenant with its verified domains.
+    fn organization(&mut self, caller: &Caller) -> Response {
+        let tenant = match caller {
+            Caller::App(tenant) => tenant.clone(),
+            Caller::User(email) => self.tenant_of(email),
+        };
+        let value: Vec<Value> = self
+            .tenants
+            .iter()
+            .filter(|t| t.id == tenant)
+            .map(|t| {
+                let domains: Vec<Value> = t
+                    .domains
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        json!({
+                            "capabilities": "Email, OfficeCommunicationsOnline",
+                            "isDefault": i == 0,
+                            "isInitial": name.ends_with(".onmicrosoft.com"),
+                            "name": name,
+                            "type": "Managed",
+                        })
+                    })
+                    .collect();
+                let name = t.domains.first().and_then(|d| d.split('.').next()).unwrap_or_default().to_owned();
+                json!({"id": t.id, "displayName": name, "tenantType": "AAD", "verifiedDomains": domains})
+            })
+            .collect();
+        let context = format!("{}/$metadata#organization", self.graph_url());
+        odata(StatusCode::OK, json!({"@odata.context": context, "value": value}))
+    }
+
+    /// Who a `Bearer` access token speaks for, or the message Graph's 401 carries.
+    fn caller_of(&self, authorization: Option<&str>) -> Result<Caller, &'static str> {
         let token = authorization
             .and_then(|a| a.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -879,7 +1170,10 @@ impl Shared {
             .filter(|token| !token.is_empty());
         let Some(token) = token else { return Err("Access token is empty.") };
         match self.access_tokens.get(token) {
-            Some(token) if !token.expired && Instant::now() < token.expires_at => Ok(token.email.clone()),
+            Some(token) if !token.expired && Instant::now() < token.expires_at => Ok(match &token.tenant {
+                Some(tenant) => Caller::App(tenant.clone()),
+                None => Caller::User(token.email.clone()),
+            }),
             _ => Err("Access token has expired or is not yet valid."),
         }
     }
@@ -960,7 +1254,7 @@ impl Shared {
         let context = format!("{}/$metadata#users('{}')/calendars", self.graph_url(), percent_encode(email));
         let mut body = json!({"@odata.context": context, "value": value});
         if skip + size < owned.len() {
-            let mut next = format!("{}/me/calendars?$skip={}", self.graph_url(), skip + size);
+            let mut next = format!("{}/{}/calendars?$skip={}", self.graph_url(), self.root, skip + size);
             if let Some(top) = top {
                 next.push_str(&format!("&$top={top}"));
             }
@@ -1059,8 +1353,9 @@ impl Shared {
         let mut body = json!({"@odata.context": context, "value": value});
         if skip + size < total {
             let next = format!(
-                "{}/me/calendars/{}/calendarView?startDateTime={}&endDateTime={}&$skip={}",
+                "{}/{}/calendars/{}/calendarView?startDateTime={}&endDateTime={}&$skip={}",
                 self.graph_url(),
+                self.root,
                 percent_encode(calendar_id),
                 percent_encode(raw("startDateTime").unwrap_or_default()),
                 percent_encode(raw("endDateTime").unwrap_or_default()),
@@ -1083,7 +1378,7 @@ impl Shared {
             })
             .collect();
         let base =
-            format!("{}/me/calendars/{}/calendarView/delta", self.graph_url(), percent_encode(&page.next.calendar_id));
+            format!("{}/{}/calendars/{}/calendarView/delta", self.graph_url(), self.root, percent_encode(&page.next.calendar_id));
         let context = format!("{}/$metadata#Collection(event)", self.graph_url());
         let mut body = json!({"@odata.context": context, "value": value});
         let token = random();
@@ -1708,6 +2003,11 @@ fn item_not_found() -> Response {
 
 fn invalid_parameter(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", message)
+}
+
+/// Graph's answer for a `/users/{id}` that names no user.
+fn invalid_user(id: &str) -> Response {
+    graph_error(StatusCode::NOT_FOUND, "ErrorInvalidUser", &format!("The requested user '{id}' is invalid."))
 }
 
 fn access_denied() -> Response {

@@ -18,11 +18,14 @@ pub struct ServiceAccount {
     /// The service account's own calsync account: its authorization lives there, and erasing
     /// that account erases this row.
     pub account_id: AccountId,
-    /// `exchange` for now.
+    /// `exchange` or `office365`.
     pub provider: ProviderName,
-    /// The service account's address, lower case.
+    /// The service account's address, lower case. Office 365: the tenant id (lower case), which
+    /// is what the administrator's consent was given for.
     pub email: String,
-    /// The Exchange server (an EWS endpoint or a base URL); `None` to use Autodiscover.
+    /// The Exchange server (an EWS endpoint or a base URL); `None` to use Autodiscover. Office
+    /// 365: the tenant's verified domains, space-separated, its default domain first, as Graph
+    /// listed them when the administrator consented.
     pub server_url: Option<String>,
     /// The scopes the mailboxes it authorizes may be granted (`delegated_scope`).
     pub delegated_scopes: Scopes,
@@ -31,14 +34,33 @@ pub struct ServiceAccount {
 }
 
 impl ServiceAccount {
-    /// The organisation's domain: the part of the email after `@`, lower case.
+    /// The organisation's domain: the part of the email after `@`, lower case; an Office 365
+    /// tenant's default domain.
     pub fn domain(&self) -> &str {
-        domain_of(&self.email).unwrap_or_default()
+        match self.provider {
+            ProviderName::Office365 => self.domains().next().unwrap_or_default(),
+            _ => domain_of(&self.email).unwrap_or_default(),
+        }
     }
 
-    /// Whether `email` belongs to the service account's organisation (the same domain).
+    /// The Office 365 tenant the administrator consented for.
+    pub fn tenant(&self) -> Option<&str> {
+        (self.provider == ProviderName::Office365).then_some(self.email.as_str())
+    }
+
+    /// The domains whose addresses belong to the organisation: the email's, or an Office 365
+    /// tenant's verified domains.
+    pub fn domains(&self) -> impl Iterator<Item = &str> {
+        let listed = match self.provider {
+            ProviderName::Office365 => self.server_url.as_deref().unwrap_or_default(),
+            _ => domain_of(&self.email).unwrap_or_default(),
+        };
+        listed.split_whitespace()
+    }
+
+    /// Whether `email` belongs to the service account's organisation (one of its domains).
     pub fn covers(&self, email: &str) -> bool {
-        domain_of(email).is_some_and(|d| d.eq_ignore_ascii_case(self.domain()))
+        domain_of(email).is_some_and(|d| self.domains().any(|own| d.eq_ignore_ascii_case(own)))
     }
 }
 
@@ -72,5 +94,19 @@ mod tests {
         assert_eq!(svc.domain(), "corp.example");
         assert!(svc.covers("ada@corp.example") && svc.covers("Grace@CORP.example"));
         assert!(!svc.covers("ada@sub.corp.example") && !svc.covers("ada@corp.example.evil") && !svc.covers("ada"));
+    }
+
+    #[test]
+    fn an_office365_tenant_covers_its_verified_domains_and_names_its_default_one() {
+        let tenant = ServiceAccount {
+            provider: ProviderName::Office365,
+            server_url: Some("contoso.example contoso.onmicrosoft.example".into()),
+            ..account("5b1c0e7a-2f4d-4c8e-9a6b-3d2e1f0a9b8c")
+        };
+        assert_eq!(tenant.domain(), "contoso.example");
+        assert_eq!(tenant.tenant(), Some("5b1c0e7a-2f4d-4c8e-9a6b-3d2e1f0a9b8c"));
+        assert!(tenant.covers("ada@contoso.example") && tenant.covers("Grace@Contoso.OnMicrosoft.example"));
+        assert!(!tenant.covers("eve@fabrikam.example") && !tenant.covers("5b1c0e7a-2f4d-4c8e-9a6b-3d2e1f0a9b8c"));
+        assert_eq!(account("svc@corp.example").tenant(), None);
     }
 }

@@ -30,6 +30,10 @@ pub const REFRESH_MARGIN: Duration = Duration::minutes(5);
 /// Token answers are small; anything larger is not one.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
+/// The scope of an application token for Microsoft Graph: every application permission the
+/// tenant's administrator consented to.
+pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
+
 /// Which identity platform, with its endpoints (overridable for tests and sovereign clouds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPlatform {
@@ -139,6 +143,71 @@ impl IdentityPlatform {
         }
         let answer = self.token_request(http, client, &form).await?;
         answer.into_credentials(Some(refresh_token), now)
+    }
+
+    /// The identity platform's authority: the authorization URL without its tenant segment and
+    /// `/oauth2/v2.0/authorize` (`https://login.microsoftonline.com` for the default).
+    pub fn authority(&self) -> url::Url {
+        let mut authority = self.authorize_url.clone();
+        let segments: Vec<String> =
+            authority.path_segments().map(|s| s.map(str::to_owned).collect()).unwrap_or_default();
+        let keep = segments.len().saturating_sub(4);
+        authority.set_path(&segments[..keep].join("/"));
+        authority.set_query(None);
+        authority
+    }
+
+    /// Where an organisation's administrator grants calsync's application permissions for
+    /// their work or school tenant (the v2 admin consent endpoint of `organizations`): the
+    /// platform sends them back to `redirect_uri` with `tenant`, `admin_consent=True` and the same
+    /// `state`, or with `error`.
+    pub fn admin_consent_url(&self, client: &OAuthClient, redirect_uri: &str, state: &str) -> String {
+        let mut url = self.authority();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["organizations", "v2.0", "adminconsent"]);
+        }
+        url.query_pairs_mut()
+            .append_pair("client_id", &client.client_id)
+            .append_pair("scope", GRAPH_DEFAULT_SCOPE)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state);
+        url.into()
+    }
+
+    /// An application token for `tenant` (OAuth client credentials grant at the tenant's token
+    /// endpoint): what calsync may do there is what the tenant's administrator consented to. App
+    /// tokens have no refresh token; a new grant renews them. A tenant that withdrew its consent
+    /// (or removed calsync's application) is [`OAuthError::Revoked`]; a refused secret stays
+    /// [`OAuthError::ClientRejected`], the operator's problem and not the tenant's.
+    pub async fn client_credentials(
+        &self,
+        http: &reqwest::Client,
+        client: &OAuthClient,
+        tenant: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Credentials, OAuthError> {
+        if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')) {
+            return Err(OAuthError::Protocol("the tenant is not a tenant id".into()));
+        }
+        let mut token_url = self.authority();
+        if let Ok(mut path) = token_url.path_segments_mut() {
+            path.pop_if_empty().extend([tenant, "oauth2", "v2.0", "token"]);
+        }
+        let platform = Self { token_url, ..self.clone() };
+        let form = [("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT_SCOPE)];
+        match platform.token_request(http, client, &form).await {
+            Ok(answer) => answer.into_credentials(None, now),
+            Err(OAuthError::ClientRejected(error)) if error == "unauthorized_client" => Err(OAuthError::Revoked),
+            Err(OAuthError::ClientRejected(error)) if error.starts_with("invalid_client ") => {
+                let consent_gone = error
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|c| c.parse::<i64>().ok())
+                    .any(|c| CONSENT_GONE_AADSTS.contains(&c));
+                Err(if consent_gone { OAuthError::Revoked } else { OAuthError::ClientRejected("invalid_client".into()) })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     async fn token_request(
@@ -253,6 +322,12 @@ struct ErrorAnswer {
 const DEAD_GRANT_AADSTS: &[i64] =
     &[70008, 700082, 50173, 70000, 700084, 65001, 50053, 50057, 50034, 50076, 50079, 50078, 53003];
 
+/// AADSTS codes a client credentials grant answers when the tenant no longer lets calsync's
+/// application in: its service principal was removed (7000229), the application is unknown to
+/// the tenant (700016) or disabled there (7000112), consent is missing (65001), Graph's service
+/// principal is missing (500011), or the tenant is gone (90002).
+const CONSENT_GONE_AADSTS: &[i64] = &[7000229, 700016, 7000112, 65001, 500011, 90002];
+
 fn classify(status: u16, retry_after: Option<StdDuration>, body: &[u8]) -> OAuthError {
     let answer: ErrorAnswer = serde_json::from_slice(body).unwrap_or_default();
     if status == 429 || status >= 500 || answer.error == "temporarily_unavailable" {
@@ -263,6 +338,12 @@ fn classify(status: u16, retry_after: Option<StdDuration>, body: &[u8]) -> OAuth
     }
     match answer.error.as_str() {
         "invalid_grant" | "interaction_required" | "consent_required" | "login_required" => OAuthError::Revoked,
+        // The AADSTS codes ride along (numbers only) so a client credentials grant can tell a
+        // tenant that removed calsync's application from a wrong secret.
+        "invalid_client" if !answer.error_codes.is_empty() => OAuthError::ClientRejected(format!(
+            "invalid_client {}",
+            answer.error_codes.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")
+        )),
         "invalid_client" | "unauthorized_client" => OAuthError::ClientRejected(answer.error),
         "" => OAuthError::Protocol(format!("HTTP {status} without an OAuth error")),
         other => OAuthError::Protocol(format!("HTTP {status}, error `{}`", other.chars().take(40).collect::<String>())),

@@ -73,7 +73,8 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         let own = calendars.into_iter().filter(|c| c.profile_id == profile.id).collect();
         return Ok(Box::new(HostedProvider::new(own)));
     }
-    let (credentials, impersonate) = match state.store.profile_service_account(&profile.id).await? {
+    let linked = state.store.profile_service_account(&profile.id).await?;
+    let (credentials, impersonate) = match linked.clone() {
         // A mailbox reached through a service account (Enterprise Connect): the service account's
         // credentials, acting for the mailbox. A service account that is gone (its account was
         // erased) is as dead as a refused password: the profile is disconnected.
@@ -127,7 +128,20 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         let platform = IdentityPlatform::at(PlatformKind::Microsoft, &microsoft.authorize_url, &microsoft.token_url)
             .map_err(|_| ProviderError::Permanent("the Microsoft endpoints are not valid URLs".into()))?;
         let oauth = state.providers.microsoft.clone();
-        Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?)
+        match &linked {
+            // An Office 365 tenant's mailbox (Enterprise Connect): the tenant's application token
+            // at `users/{address}`, renewed for the tenant the service account names.
+            Some(service_account) => {
+                let tenant = state.store.get_service_account(service_account).await?;
+                let Some(tenant) = tenant.as_ref().and_then(|s| s.tenant()) else {
+                    return Err(ProviderError::CredentialsDead.into());
+                };
+                let url = &microsoft.graph_url;
+                let now = state.clock.now();
+                Box::new(GraphProvider::for_mailbox(url, platform, oauth, credentials, tenant, &profile.email, now)?)
+            }
+            None => Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?),
+        }
     } else if profile.provider == ProviderName::Exchange {
         // The endpoint an earlier listing found spares Autodiscover; plain HTTP and private
         // addresses are reachable in the local mode only.
@@ -152,7 +166,19 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
         Box::new(CalDavProvider::new(server_url, &credentials, policy, default_tz)?)
     };
     // Renewed credentials are a profile's own; a service account's are never copied to a profile.
-    if let Some(renewed) = provider.refresh_credentials().await?.filter(|_| impersonate.is_none()) {
+    let renewed = provider.refresh_credentials().await?;
+    if let (Some(renewed), Some(service_account), ProviderName::Office365) = (&renewed, &linked, profile.provider) {
+        // An Office 365 tenant's renewed application token replaces the service account's.
+        if let Some(current) = state.store.get_service_account(service_account).await? {
+            let sealed = state
+                .vault
+                .seal_service_account(service_account, renewed)
+                .map_err(|_| ProviderError::Permanent("renewed credentials could not be sealed".into()))?;
+            let (domains, delegated) = (current.server_url.as_deref(), &current.delegated_scopes);
+            state.store.update_service_account(service_account, domains, delegated, &sealed, state.clock.now()).await?;
+        }
+    }
+    if let Some(renewed) = renewed.filter(|_| impersonate.is_none()) {
         let sealed = state
             .vault
             .seal(&profile.id, &renewed)

@@ -46,7 +46,7 @@ use crate::providers::{
         client::{GraphClient, GraphError},
         event,
     },
-    oauth::IdentityPlatform,
+    oauth::{IdentityPlatform, needs_refresh},
 };
 
 /// How far the delta range reaches before the sync window.
@@ -68,12 +68,73 @@ struct DeltaCursor {
     end: DateTime<Utc>,
 }
 
-/// One Microsoft account.
+/// How the adapter holds its token: a profile's own delegated token set (refreshed with its
+/// refresh token), or an Office 365 tenant's application token (Enterprise Connect), renewed by
+/// a new client credentials grant for the tenant.
+#[derive(Debug)]
+enum Auth {
+    Delegated(OAuthSession),
+    Application {
+        platform: IdentityPlatform,
+        client: Option<OAuthClient>,
+        tenant: String,
+        credentials: Mutex<Credentials>,
+        now: DateTime<Utc>,
+    },
+}
+
+impl Auth {
+    fn now(&self) -> DateTime<Utc> {
+        match self {
+            Auth::Delegated(session) => session.now(),
+            Auth::Application { now, .. } => *now,
+        }
+    }
+
+    fn access_token(&self) -> String {
+        match self {
+            Auth::Delegated(session) => session.access_token(),
+            Auth::Application { credentials, .. } => {
+                match &*credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+                    Credentials::OauthTokenSet { access_token, .. } => access_token.clone(),
+                    _ => String::new(),
+                }
+            }
+        }
+    }
+
+    /// A renewed token set when the current one is near expiry; `None` when it is not.
+    async fn renew(&self) -> Result<Option<Credentials>, ProviderError> {
+        let Auth::Application { platform, client, tenant, credentials, now } = self else {
+            let Auth::Delegated(session) = self else { return Ok(None) };
+            return session.renew().await;
+        };
+        let current = credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if !needs_refresh(&current, *now) {
+            return Ok(None);
+        }
+        let Some(client) = client else {
+            return Err(ProviderError::Permanent("no OAuth client is configured for Microsoft".into()));
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| ProviderError::Permanent("the HTTP client could not be built".into()))?;
+        let renewed = platform.client_credentials(&http, client, tenant, *now).await?;
+        *credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = renewed.clone();
+        Ok(Some(renewed))
+    }
+}
+
+/// One Microsoft account: the signed-in user's own (`me`), or a mailbox of an Office 365 tenant
+/// reached with the tenant's application token (`users/{address}`).
 #[derive(Debug)]
 pub struct GraphProvider {
     client: Mutex<GraphClient>,
     graph_url: String,
-    session: OAuthSession,
+    session: Auth,
+    /// The path every request starts with: `me`, or `users/{address}`.
+    root: Vec<String>,
     /// The instances of a calendar the last delta round returned, so the round that yields a
     /// cursor also serves the window fill that follows it.
     listed: Mutex<BTreeMap<String, Vec<Value>>>,
@@ -89,15 +150,62 @@ impl GraphProvider {
         credentials: Credentials,
         now: DateTime<Utc>,
     ) -> Result<Self, ProviderError> {
-        let session = OAuthSession::new(platform, oauth, credentials, now)?;
+        let session = Auth::Delegated(OAuthSession::new(platform, oauth, credentials, now)?);
+        Self::build(graph_url, session, vec!["me".to_owned()])
+    }
+
+    /// A mailbox of an Office 365 tenant, with the tenant's application token (Enterprise
+    /// Connect): every path is under `users/{mailbox}`, and the token is renewed by a client
+    /// credentials grant for `tenant`.
+    pub fn for_mailbox(
+        graph_url: &str,
+        platform: IdentityPlatform,
+        oauth: Option<OAuthClient>,
+        credentials: Credentials,
+        tenant: &str,
+        mailbox: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ProviderError> {
+        if !matches!(credentials, Credentials::OauthTokenSet { .. }) {
+            return Err(ProviderError::Permanent("the service account's credentials are not a token set".into()));
+        }
+        let session = Auth::Application {
+            platform,
+            client: oauth,
+            tenant: tenant.to_owned(),
+            credentials: Mutex::new(credentials),
+            now,
+        };
+        Self::build(graph_url, session, vec!["users".to_owned(), mailbox.to_owned()])
+    }
+
+    fn build(graph_url: &str, session: Auth, root: Vec<String>) -> Result<Self, ProviderError> {
         let client = GraphClient::new(graph_url, &session.access_token()).map_err(classify)?;
         Ok(Self {
             client: Mutex::new(client),
             graph_url: graph_url.to_owned(),
             session,
+            root,
             listed: Mutex::new(BTreeMap::new()),
             earlier_requests: Mutex::new(0),
         })
+    }
+
+    /// The URL of `rest` under the mailbox's root.
+    fn at(&self, client: &GraphClient, rest: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut segments: Vec<&str> = self.root.iter().map(String::as_str).collect();
+        segments.extend_from_slice(rest);
+        client.url(&segments, query)
+    }
+
+    /// Graph's refusals, classified; for a tenant's application token a 403 also means the
+    /// tenant no longer lets calsync reach the mailbox, so the profile is disconnected.
+    fn classify(&self, error: GraphError) -> ProviderError {
+        let app = matches!(self.session, Auth::Application { .. });
+        match error {
+            GraphError::Refused(reason) if app && reason.starts_with("HTTP 403") => ProviderError::CredentialsDead,
+            other => classify(other),
+        }
     }
 
     fn client(&self) -> GraphClient {
@@ -111,7 +219,7 @@ impl GraphProvider {
         let mut items = Vec::new();
         let mut next = url;
         for _ in 0..MAX_PAGES {
-            let page = client.send(Method::GET, next, None, None).await.map_err(classify)?;
+            let page = client.send(Method::GET, next, None, None).await.map_err(|e| self.classify(e))?;
             if let Some(found) = page["value"].as_array() {
                 items.extend(found.iter().cloned());
             }
@@ -129,10 +237,10 @@ impl GraphProvider {
         let client = self.client();
         let (mut existing, mut gone) = (Vec::new(), Vec::new());
         for id in removed {
-            match client.send(Method::GET, client.url(&["me", "events", &id], &[]), None, None).await {
+            match client.send(Method::GET, self.at(&client, &["events", &id], &[]), None, None).await {
                 Ok(found) if found["isCancelled"] != true => existing.push(found),
                 Ok(_) | Err(GraphError::NotFound) => gone.push(id),
-                Err(e) => return Err(classify(e)),
+                Err(e) => return Err(self.classify(e)),
             }
         }
         Ok((existing, gone))
@@ -312,7 +420,7 @@ fn graph_event(component: &Component) -> Result<Value, ProviderError> {
 impl CalendarProvider for GraphProvider {
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
         let Some(renewed) = self.session.renew().await? else { return Ok(None) };
-        let client = GraphClient::new(&self.graph_url, &self.session.access_token()).map_err(classify)?;
+        let client = GraphClient::new(&self.graph_url, &self.session.access_token()).map_err(|e| self.classify(e))?;
         if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
             *earlier += slot.requests_sent();
             *slot = client;
@@ -322,7 +430,7 @@ impl CalendarProvider for GraphProvider {
 
     async fn list_calendars(&self, _known_home: Option<&str>) -> Result<CalendarListing, ProviderError> {
         let client = self.client();
-        let (items, _) = self.follow(client.url(&["me", "calendars"], &[])).await?;
+        let (items, _) = self.follow(self.at(&client, &["calendars"], &[])).await?;
         let calendars = items
             .iter()
             .filter_map(|c| {
@@ -354,7 +462,7 @@ impl CalendarProvider for GraphProvider {
         let client = self.client();
         let query = [("startDateTime", query_time(start)), ("endDateTime", query_time(end))];
         let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let url = client.url(&["me", "calendars", calendar, "calendarView", "delta"], &query);
+        let url = self.at(&client, &["calendars", calendar, "calendarView", "delta"], &query);
         let (items, link) = self.follow(url).await?;
         let (changed, _) = fold(items);
         if let Ok(mut listed) = self.listed.lock() {
@@ -413,7 +521,7 @@ impl CalendarProvider for GraphProvider {
                 let query = [("startDateTime", query_time(start)), ("endDateTime", query_time(end))];
                 let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let (items, _) =
-                    self.follow(client.url(&["me", "calendars", calendar, "calendarView"], &query)).await?;
+                    self.follow(self.at(&client, &["calendars", calendar, "calendarView"], &query)).await?;
                 fold(items).0
             }
         };
@@ -437,7 +545,7 @@ impl CalendarProvider for GraphProvider {
         let client = self.client();
         let answer = match (known_id, expected_etag) {
             (Some(id), Some(etag)) => {
-                let url = client.url(&["me", "events", id], &[]);
+                let url = self.at(&client, &["events", id], &[]);
                 match client.send(Method::PATCH, url, Some(&body), Some(etag)).await {
                     // Deleted at Microsoft since: the push creates it again.
                     Err(GraphError::NotFound) => return Err(ProviderError::Conflict),
@@ -448,11 +556,11 @@ impl CalendarProvider for GraphProvider {
                 // Graph keeps the first event created with a transaction id and answers a
                 // retried create with it.
                 body["transactionId"] = json!(name.trim_end_matches(".ics"));
-                let url = client.url(&["me", "calendars", calendar, "events"], &[]);
+                let url = self.at(&client, &["calendars", calendar, "events"], &[]);
                 client.send(Method::POST, url, Some(&body), None).await
             }
         }
-        .map_err(classify)?;
+        .map_err(|e| self.classify(e))?;
         let id = answer["id"].as_str().ok_or_else(|| ProviderError::Permanent("Graph returned no event id".into()))?;
         let etag = answer["@odata.etag"].as_str().or(answer["changeKey"].as_str()).map(str::to_owned);
         Ok(Written { remote_id: id.to_owned(), etag })
@@ -466,19 +574,19 @@ impl CalendarProvider for GraphProvider {
     ) -> Result<Option<String>, ProviderError> {
         let Some(id) = known_id else { return Ok(None) };
         let client = self.client();
-        match client.send(Method::GET, client.url(&["me", "events", id], &[]), None, None).await {
+        match client.send(Method::GET, self.at(&client, &["events", id], &[]), None, None).await {
             Ok(found) => Ok(found["@odata.etag"].as_str().or(found["changeKey"].as_str()).map(str::to_owned)),
             Err(GraphError::NotFound) => Ok(None),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(self.classify(e)),
         }
     }
 
     async fn delete(&self, remote_id: &str, expected_etag: Option<&str>) -> Result<(), ProviderError> {
         let client = self.client();
-        let url = client.url(&["me", "events", remote_id], &[]);
+        let url = self.at(&client, &["events", remote_id], &[]);
         match client.send(Method::DELETE, url, None, expected_etag).await {
             Ok(_) | Err(GraphError::NotFound) => Ok(()),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(self.classify(e)),
         }
     }
 
@@ -500,14 +608,14 @@ impl CalendarProvider for GraphProvider {
             "changeType": "created,updated,deleted",
             "notificationUrl": format!("{address}/{channel_id}"),
             "lifecycleNotificationUrl": format!("{address}/{channel_id}/lifecycle"),
-            "resource": format!("me/calendars/{calendar}/events"),
+            "resource": format!("{}/calendars/{calendar}/events", self.root.join("/")),
             "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "clientState": token,
         });
         let answer = client
             .send(Method::POST, client.url(&["subscriptions"], &[]), Some(&body), None)
             .await
-            .map_err(classify)?;
+            .map_err(|e| self.classify(e))?;
         let id =
             answer["id"].as_str().ok_or_else(|| ProviderError::Permanent("a subscription without an id".into()))?;
         let granted = answer["expirationDateTime"]
@@ -521,7 +629,7 @@ impl CalendarProvider for GraphProvider {
         let client = self.client();
         match client.send(Method::DELETE, client.url(&["subscriptions", resource_id], &[]), None, None).await {
             Ok(_) | Err(GraphError::NotFound) => Ok(()),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(self.classify(e)),
         }
     }
 }

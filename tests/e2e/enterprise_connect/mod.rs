@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 mod authorizations;
 mod mailboxes;
+mod office365;
 mod page;
 mod sdk;
 

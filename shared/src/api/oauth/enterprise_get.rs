@@ -30,6 +30,7 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
         Ok(Err(Refusal::Redirect(url))) => page::redirect(&url),
         Ok(Ok(started)) => {
             let delegated = started.request.delegated_scopes.clone().unwrap_or_default();
+            let office365 = authorization::service_accounts::office365::consent_page(&state);
             ServiceAccountForm {
                 application: &started.application.name,
                 delegated: &delegated,
@@ -38,6 +39,7 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
                 notice: None,
                 problems: &[],
                 typed: None,
+                office365: office365.as_deref(),
             }
             .render(StatusCode::OK)
         }

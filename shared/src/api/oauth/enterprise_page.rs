@@ -39,6 +39,9 @@ pub(super) struct ServiceAccountForm<'a> {
     pub problems: &'a [FieldProblem],
     /// What was typed (the password is never echoed).
     pub typed: Option<&'a ConnectionForm>,
+    /// Microsoft's admin consent authority when calsync's Microsoft client is configured: the
+    /// Office 365 choice is offered and its form leads there.
+    pub office365: Option<&'a str>,
 }
 
 const FIELDS: [(&str, &str, &str, bool); 4] = [
@@ -85,19 +88,28 @@ impl ServiceAccountForm<'_> {
             "<p class=\"hint\">The account needs Exchange's ApplicationImpersonation role over the accounts to \
              connect.</p><button type=\"submit\">Connect the service account</button></form>",
         );
+        if self.office365.is_some() {
+            let _ = write!(
+                main,
+                "<h2>Office 365</h2><form class=\"choice\" id=\"office365\" method=\"post\" action=\"authorize\">\
+                 <input type=\"hidden\" name=\"request\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"service\" value=\"office365\"><p class=\"hint\">An administrator \
+                 of your Microsoft 365 organisation (work or school accounts) grants calsync's application \
+                 permission to the calendars of the organisation's mailboxes; no password is asked for or \
+                 stored.</p><button type=\"submit\">Sign in as an administrator at Microsoft</button></form>",
+                html_escape(self.request_id)
+            );
+        }
         let _ = write!(
             main,
             "<p class=\"foot\">The service account's password is stored encrypted and is never shown to {app}; \
              no password of your organisation's accounts is asked for or stored. Google Workspace (domain-wide \
-             delegation) and Office 365 (application permissions) service accounts are not available yet. \
+             delegation) service accounts are not available yet. \
              Afterwards you return to {app}.</p>"
         );
-        html(
-            status,
-            &format!("Connect your organisation's calendars to {}", self.application),
-            &main,
-            &[self.redirect_uri],
-        )
+        let mut targets = vec![self.redirect_uri];
+        targets.extend(self.office365);
+        html(status, &format!("Connect your organisation's calendars to {}", self.application), &main, &targets)
     }
 
     fn input(&self, out: &mut String, name: &str, label: &str, kind: &str, required: bool) {

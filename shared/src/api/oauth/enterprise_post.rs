@@ -42,6 +42,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
         Err(response) => return response,
     };
     let delegated = request.delegated_scopes.clone().unwrap_or_default();
+    let office365 = service_accounts::office365::consent_page(&state);
     let shown = ServiceAccountForm {
         application: &application.name,
         delegated: &delegated,
@@ -50,7 +51,16 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
         notice: None,
         problems: &[],
         typed: Some(&form),
+        office365: office365.as_deref(),
     };
+
+    // Office 365: the administrator consents at Microsoft and comes back to its callback.
+    if form.service.as_deref() == Some("office365") && office365.is_some() {
+        return match service_accounts::office365::admin_consent_url(&state, &request_id) {
+            Ok(url) => page::redirect(&url),
+            Err(e) => page::internal_error(e.into()),
+        };
+    }
 
     // Check the fields: Exchange is the one kind of service account offered.
     if form.service.as_deref().is_some_and(|s| s != Service::Exchange.as_str()) {

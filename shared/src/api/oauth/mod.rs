@@ -20,6 +20,7 @@ mod authorize_post;
 mod body;
 mod callback_google;
 mod callback_microsoft;
+mod enterprise_callback_microsoft;
 mod enterprise_get;
 mod enterprise_page;
 mod enterprise_post;
@@ -31,6 +32,10 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize_get::get).post(authorize_post::post))
         .route("/enterprise_connect/oauth/authorize", get(enterprise_get::get).post(enterprise_post::post))
+        .route(
+            crate::authorization::service_accounts::office365::CALLBACK_PATH,
+            get(enterprise_callback_microsoft::get),
+        )
         .route(crate::authorization::google::CALLBACK_PATH, get(callback_google::get))
         .route(crate::authorization::microsoft::CALLBACK_PATH, get(callback_microsoft::get))
         .route("/oauth/token", post(token::post))

@@ -50,17 +50,23 @@ pub async fn authorize_mailbox(state: &AppState, request: &MailboxRequest) -> Re
 
     // May the service account act for the mailbox? Nothing is stored unless it may.
     let server_url = service_account.server_url.as_deref();
-    match check_mailbox(state, &credentials, &service_account.email, server_url, &request.email).await {
+    let check = if service_account.provider == ProviderName::Office365 {
+        super::office365::check_office365_mailbox(state, &service_account, credentials, &request.email).await
+    } else {
+        let check = check_mailbox(state, &credentials, &service_account.email, server_url, &request.email).await;
+        drop(credentials);
+        check
+    };
+    match check {
         MailboxCheck::Allowed => {}
         MailboxCheck::Denied(reason) => {
             tracing::info!(%reason, "a mailbox authorization was denied");
             return call_back(state, request, Err(&reason)).await;
         }
         MailboxCheck::Retry(reason) => {
-            return Err(JobError::Retryable(anyhow!("Exchange could not check the mailbox: {reason}")));
+            return Err(JobError::Retryable(anyhow!("the mailbox could not be checked: {reason}")));
         }
     }
-    drop(credentials);
 
     // The mailbox's account and profile, its first calendar sync, and the code.
     let (account_id, profile_id) = mailbox_profile(state, &service_account, &request.email).await?;
@@ -106,17 +112,19 @@ async fn mailbox_profile(
     // account whose code is never used is removed like any other.
     let account = new_account(Some(email.clone()), now);
     store.create_account(&account).await?;
+    let office365 = service_account.provider == ProviderName::Office365;
     let profile = Profile {
         id: ProfileId::generate(),
         account_id: account.id.clone(),
-        provider: ProviderName::Exchange,
-        provider_service: ProviderService::Exchange,
+        provider: if office365 { ProviderName::Office365 } else { ProviderName::Exchange },
+        provider_service: if office365 { ProviderService::Office365 } else { ProviderService::Exchange },
         email,
         name: None,
         tzid: None,
         status: ProfileStatus::Active,
-        // The organisation's server: Autodiscover is asked there for the mailbox.
-        server_url: service_account.server_url.clone(),
+        // The organisation's server: Autodiscover is asked there for the mailbox. (An Office
+        // 365 service account's `server_url` lists its tenant's domains: not a server.)
+        server_url: if office365 { None } else { service_account.server_url.clone() },
         created_at: now,
         updated_at: now,
     };

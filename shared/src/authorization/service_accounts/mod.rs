@@ -17,6 +17,7 @@
 
 mod connect;
 mod mailbox;
+pub mod office365;
 mod verify;
 
 pub use connect::complete_service_account;

@@ -1,0 +1,253 @@
+//! Enterprise Connect for Office 365 with application permissions (providers.md §3.7: work and
+//! school tenants only). The administrator grants calsync's application its permissions for the
+//! whole tenant at the identity platform's v2 admin consent endpoint and comes back to
+//! [`CALLBACK_PATH`] with the tenant's id. A client credentials grant for that tenant proves the
+//! consent; the tenant's verified domains (Graph `GET /organization`) say which addresses belong
+//! to it. The service account is the tenant: its row holds the tenant id (as its `email`), the
+//! domains (as its `server_url`) and the application token set, sealed, as its credentials
+//! (policy.md: "Office 365: OAuth token set").
+//!
+//! App tokens have no refresh token: a new client credentials grant renews one, and the renewed
+//! set replaces the service account's stored one. Mailboxes are reached at Graph's
+//! `/users/{address}` with that token.
+
+use anyhow::Context;
+use reqwest::Method;
+
+use super::MailboxCheck;
+use crate::{
+    authorization::{AuthorizeRequest, CODE_TTL, NewAuthorizationCode, append_query, new_account},
+    crypto::{Credentials, token_hash},
+    domain::{ProviderName, ServiceAccount, ServiceAccountId, random_token},
+    providers::{
+        graph::client::{GraphClient, GraphError},
+        oauth::{IdentityPlatform, OAuthError, PlatformKind, needs_refresh},
+    },
+    state::AppState,
+};
+
+/// Where the identity platform sends the administrator back after the admin consent.
+pub const CALLBACK_PATH: &str = "/enterprise_connect/callback/microsoft";
+
+/// Why a consent could not become a service account; worded for the administrator's page.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error("Microsoft is not configured on this calsync installation")]
+    NotConfigured,
+    #[error("Microsoft did not confirm the consent for your organisation; please try again")]
+    Refused,
+    #[error("Microsoft could not be reached; please try again in a moment")]
+    Unavailable,
+}
+
+fn platform(state: &AppState) -> Result<IdentityPlatform, ConsentError> {
+    let microsoft = &state.config.microsoft;
+    IdentityPlatform::at(PlatformKind::Microsoft, &microsoft.authorize_url, &microsoft.token_url)
+        .map_err(|_| ConsentError::NotConfigured)
+}
+
+fn http() -> Result<reqwest::Client, ConsentError> {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(|_| ConsentError::Unavailable)
+}
+
+/// The admin consent endpoint's address (for the page's CSP), when calsync's Microsoft client is
+/// configured.
+pub fn consent_page(state: &AppState) -> Option<String> {
+    state.providers.microsoft.as_ref()?;
+    Some(platform(state).ok()?.authority().to_string())
+}
+
+/// Where to send the administrator to consent for the pending Enterprise Connect request
+/// `request_id`.
+pub fn admin_consent_url(state: &AppState, request_id: &str) -> Result<String, ConsentError> {
+    let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
+    let redirect_uri = format!("{}{CALLBACK_PATH}", state.config.public_url);
+    Ok(platform(state)?.admin_consent_url(client, &redirect_uri, request_id))
+}
+
+/// A tenant whose administrator consented: its id, verified domains (default first) and an
+/// application token.
+#[derive(Debug)]
+pub struct ConsentedTenant {
+    pub id: String,
+    pub domains: Vec<String>,
+    pub credentials: Credentials,
+}
+
+/// Proves the consent for `tenant` with a client credentials grant and reads its verified domains.
+pub async fn consented_tenant(state: &AppState, tenant: &str) -> Result<ConsentedTenant, ConsentError> {
+    let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
+    let tenant = tenant.to_ascii_lowercase();
+    let credentials =
+        platform(state)?.client_credentials(&http()?, client, &tenant, state.clock.now()).await.map_err(|e| match e {
+            OAuthError::Transient { .. } => ConsentError::Unavailable,
+            other => {
+                tracing::warn!(error = %other, "an Office 365 admin consent could not be confirmed with a token");
+                ConsentError::Refused
+            }
+        })?;
+    let Credentials::OauthTokenSet { access_token, .. } = &credentials else { return Err(ConsentError::Refused) };
+    let graph = GraphClient::new(&state.config.microsoft.graph_url, access_token)
+        .map_err(|_| ConsentError::Unavailable)?;
+    let organization =
+        graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
+            GraphError::Transient { .. } => ConsentError::Unavailable,
+            other => {
+                tracing::warn!(error = %other, "Graph refused to list a consenting tenant's organization");
+                ConsentError::Refused
+            }
+        })?;
+    let Some(found) = organization["value"].as_array().and_then(|all| all.iter().find(|o| o["id"] == tenant.as_str()))
+    else {
+        tracing::warn!("Graph's organization is not the tenant that consented");
+        return Err(ConsentError::Refused);
+    };
+    let mut domains: Vec<(bool, String)> = found["verifiedDomains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((d["isDefault"] != true, d["name"].as_str()?.to_ascii_lowercase())))
+        .filter(|(_, name)| !name.is_empty() && !name.contains(char::is_whitespace))
+        .collect();
+    domains.sort();
+    domains.dedup_by(|a, b| a.1 == b.1);
+    if domains.is_empty() {
+        return Err(ConsentError::Refused);
+    }
+    Ok(ConsentedTenant { id: tenant, domains: domains.into_iter().map(|(_, d)| d).collect(), credentials })
+}
+
+/// Completes a pending Enterprise Connect request with a consented tenant: the application's
+/// existing service account for the tenant gets the new token and domains, else a new one is
+/// stored. Returns the redirect URI carrying a new code; `None` when the request was completed
+/// meanwhile.
+pub async fn complete_office365(
+    state: &AppState,
+    request_id: &str,
+    request: &AuthorizeRequest,
+    tenant: &ConsentedTenant,
+) -> anyhow::Result<Option<String>> {
+    let store = &state.store;
+    let now = state.clock.now();
+    let delegated = request.delegated_scopes.clone().context("not an Enterprise Connect request")?;
+    if !store.complete_authorize_request(&token_hash(request_id), now).await? {
+        return Ok(None);
+    }
+    let domains = tenant.domains.join(" ");
+    let application = &request.application_id;
+    let account_id = match store.find_service_account(application, ProviderName::Office365, &tenant.id).await? {
+        Some(existing) => {
+            let sealed = state.vault.seal_service_account(&existing.id, &tenant.credentials).context("sealing")?;
+            store.update_service_account(&existing.id, Some(&domains), &delegated, &sealed, now).await?;
+            tracing::info!(service_account_id = %existing.id, "Office 365 tenant consented again");
+            existing.account_id
+        }
+        None => {
+            let account = new_account(None, now);
+            store.create_account(&account).await?;
+            let service_account = ServiceAccount {
+                id: ServiceAccountId::generate(),
+                application_id: application.clone(),
+                account_id: account.id.clone(),
+                provider: ProviderName::Office365,
+                email: tenant.id.clone(),
+                server_url: Some(domains),
+                delegated_scopes: delegated,
+                created_at: now,
+                updated_at: now,
+            };
+            let sealed =
+                state.vault.seal_service_account(&service_account.id, &tenant.credentials).context("sealing")?;
+            store.create_service_account(&service_account, &sealed).await?;
+            tracing::info!(service_account_id = %service_account.id, "Office 365 tenant consented");
+            account.id
+        }
+    };
+    let code = random_token(32);
+    store
+        .create_authorization_code(&NewAuthorizationCode {
+            code_hash: token_hash(&code),
+            application_id: application.clone(),
+            account_id,
+            profile_id: None,
+            redirect_uri: request.redirect_uri.clone(),
+            scopes: request.scopes.clone(),
+            created_at: now,
+            expires_at: now + CODE_TTL,
+        })
+        .await?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(state) = request.state.as_deref() {
+        pairs.push(("state", state));
+    }
+    Ok(Some(append_query(&request.redirect_uri, &pairs)))
+}
+
+/// The tenant's application token, renewed by a new client credentials grant when it is near
+/// expiry (the renewed set replaces the service account's stored one).
+async fn app_token(
+    state: &AppState,
+    service_account: &ServiceAccount,
+    credentials: Credentials,
+) -> Result<Credentials, OAuthError> {
+    let now = state.clock.now();
+    if !needs_refresh(&credentials, now) {
+        return Ok(credentials);
+    }
+    let tenant = service_account.tenant().unwrap_or_default();
+    let client = state.providers.microsoft.as_ref().ok_or(OAuthError::Protocol("no Microsoft client".into()))?;
+    let platform = platform(state).map_err(|_| OAuthError::Protocol("the Microsoft endpoints are invalid".into()))?;
+    let http = http().map_err(|_| OAuthError::Protocol("no HTTP client".into()))?;
+    let renewed = platform.client_credentials(&http, client, tenant, now).await?;
+    let sealed = state
+        .vault
+        .seal_service_account(&service_account.id, &renewed)
+        .map_err(|_| OAuthError::Protocol("the renewed token could not be sealed".into()))?;
+    let domains = service_account.server_url.as_deref();
+    let saved = state
+        .store
+        .update_service_account(&service_account.id, domains, &service_account.delegated_scopes, &sealed, now)
+        .await;
+    if let Err(e) = saved {
+        tracing::error!(error.message = %e, "a renewed Office 365 application token could not be stored");
+    }
+    Ok(renewed)
+}
+
+/// Whether the tenant's application token reaches `mailbox`: an address of the tenant's domains
+/// whose calendars Graph lists (`GET /users/{address}/calendars?$top=1`).
+pub async fn check_office365_mailbox(
+    state: &AppState,
+    service_account: &ServiceAccount,
+    credentials: Credentials,
+    mailbox: &str,
+) -> MailboxCheck {
+    if !service_account.covers(mailbox) {
+        return MailboxCheck::Denied("the address is not in one of the tenant's verified domains".into());
+    }
+    let credentials = match app_token(state, service_account, credentials).await {
+        Ok(credentials) => credentials,
+        Err(OAuthError::Transient { reason, .. }) => return MailboxCheck::Retry(reason),
+        Err(OAuthError::Revoked) => return MailboxCheck::Denied("the tenant withdrew its consent".into()),
+        Err(error) => {
+            tracing::warn!(%error, "an Office 365 application token could not be renewed");
+            return MailboxCheck::Denied("calsync could not obtain a token for the tenant".into());
+        }
+    };
+    let Credentials::OauthTokenSet { access_token, .. } = &credentials else {
+        return MailboxCheck::Denied("the service account's credentials are not a token set".into());
+    };
+    let Ok(graph) = GraphClient::new(&state.config.microsoft.graph_url, access_token) else {
+        return MailboxCheck::Denied("the Graph URL is invalid".into());
+    };
+    let url = graph.url(&["users", mailbox, "calendars"], &[("$top", "1")]);
+    match graph.send(Method::GET, url, None, None).await {
+        Ok(_) => MailboxCheck::Allowed,
+        Err(GraphError::NotFound) => MailboxCheck::Denied("the tenant has no mailbox at this address".into()),
+        Err(GraphError::Transient { reason, .. }) => MailboxCheck::Retry(reason),
+        Err(error) => {
+            tracing::info!(%error, "Graph refused a mailbox to the tenant's application token");
+            MailboxCheck::Denied("the tenant's consent does not reach this mailbox".into())
+        }
+    }
+}
