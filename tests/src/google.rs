@@ -4,6 +4,11 @@
 //! written against Google's documentation and runs against this fake, so the fake keeps Google's
 //! documented field names, status codes and error bodies; where Google does more (recurrence
 //! expansion, scope checks, ID tokens) the fake does less rather than invent behaviour.
+//!
+//! The token endpoint also takes the JWT bearer grant of service accounts with domain-wide
+//! delegation (RFC 7523, Google's "server-to-server" flow): the RS256 signature is checked
+//! against the public key registered for the client email, with `aud`, `iat`/`exp` (at most an
+//! hour), the scope, and whether the subject's domain delegated that scope to the client id.
 
 use crate::fake_http::{basic_credentials, param, parse_pairs, percent_decode, percent_encode, random};
 use std::{
@@ -33,6 +38,8 @@ pub const ISSUED_SCOPE: &str =
 /// The account the authorize endpoint signs in as until [`FakeGoogle::sign_in_as`] says otherwise.
 pub const DEFAULT_ACCOUNT: &str = "ada@gmail.example";
 
+/// The grant type of RFC 7523.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Google's access tokens live an hour less a second.
 const ACCESS_TOKEN_SECONDS: u64 = 3599;
 /// Every calendar of the fake is in London, which keeps all-day events and listings simple.
@@ -148,6 +155,38 @@ impl FakeGoogle {
     pub fn throttle_next(&self, n: usize, status: u16, retry_after_secs: Option<u64>) {
         StatusCode::from_u16(status).expect("an HTTP status");
         self.state().throttle = Throttle { remaining: n, status, retry_after: retry_after_secs };
+    }
+
+    /// Registers a service account: JWT bearer grants with `iss` = `client_email` must be signed
+    /// by the private key of `public_key_pem` (PKCS#1 `RSA PUBLIC KEY` PEM), and domains delegate
+    /// to `client_id`.
+    pub fn register_service_account(&self, client_email: &str, client_id: &str, public_key_pem: &str) {
+        let der = pem_body(public_key_pem, "RSA PUBLIC KEY").expect("a PKCS#1 RSA PUBLIC KEY PEM");
+        let account = ServiceAccount { client_id: client_id.to_owned(), public_key: der };
+        self.state().service_accounts.insert(client_email.to_owned(), account);
+    }
+
+    /// A Workspace domain's administrator grants `client_id` domain-wide delegation for `scopes`
+    /// (replacing what it had).
+    pub fn delegate_domain(&self, domain: &str, client_id: &str, scopes: &[&str]) {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.state().delegations.insert((domain.to_ascii_lowercase(), client_id.to_owned()), scopes);
+    }
+
+    /// The domain's administrator removes `client_id` from domain-wide delegation.
+    pub fn withdraw_delegation(&self, domain: &str, client_id: &str) {
+        self.state().delegations.remove(&(domain.to_ascii_lowercase(), client_id.to_owned()));
+    }
+
+    /// The time JWT assertions are checked against (default: the real clock), for tests whose
+    /// calsync runs on a fixed clock.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.state().now = Some(now);
+    }
+
+    /// The claims of every JWT bearer assertion the token endpoint could read, in order.
+    pub fn jwt_grants(&self) -> Vec<Value> {
+        self.state().jwt_grants.clone()
     }
 
     /// The next `n` token endpoint requests answer 503 (transient).
@@ -328,6 +367,19 @@ struct Shared {
     throttle: Throttle,
     token_failures: usize,
     requests: Vec<Request>,
+    /// Service accounts by client email.
+    service_accounts: HashMap<String, ServiceAccount>,
+    /// Domain-wide delegation: (domain, client id) → scopes.
+    delegations: HashMap<(String, String), Vec<String>>,
+    jwt_grants: Vec<Value>,
+    now: Option<DateTime<Utc>>,
+}
+
+/// A service account's client id and public key (PKCS#1 DER).
+#[derive(Debug)]
+struct ServiceAccount {
+    client_id: String,
+    public_key: Vec<u8>,
 }
 
 /// An authorization code and what it was issued for.
@@ -550,6 +602,10 @@ impl Shared {
             throttle: Throttle::default(),
             token_failures: 0,
             requests: Vec::new(),
+            service_accounts: HashMap::new(),
+            delegations: HashMap::new(),
+            jwt_grants: Vec::new(),
+            now: None,
         }
     }
 
@@ -664,6 +720,10 @@ impl Shared {
             return oauth_json(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "temporarily_unavailable"}));
         }
         let field = |name: &str| param(&request.form, name);
+        // A service account's grant authenticates by its signature, not a client secret.
+        if field("grant_type") == Some(JWT_BEARER_GRANT) {
+            return self.jwt_bearer(field("assertion"));
+        }
         let (client_id, client_secret) = match request.authorization.as_deref().and_then(basic_credentials) {
             Some((id, secret)) => (Some(id), Some(secret)),
             None => (field("client_id").map(str::to_owned), field("client_secret").map(str::to_owned)),
@@ -721,6 +781,88 @@ impl Shared {
             body["refresh_token"] = Value::String(self.mint_refresh(&email, &scope));
         }
         oauth_json(StatusCode::OK, body)
+    }
+
+    /// The JWT bearer grant of a service account (RFC 7523), as Google answers it.
+    fn jwt_bearer(&mut self, assertion: Option<&str>) -> Response {
+        let Some(assertion) = assertion else {
+            return oauth_json(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": "Missing required parameter: assertion"}),
+            );
+        };
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let decode = |part: &str| -> Option<Vec<u8>> {
+            use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+            URL_SAFE_NO_PAD.decode(part).ok()
+        };
+        let json_of = |part: &str| decode(part).and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+        let [header, claims, signature] = parts.as_slice() else { return invalid_grant("Invalid JWT Signature.") };
+        let (Some(header_json), Some(claims_json), Some(signature)) =
+            (json_of(header), json_of(claims), decode(signature))
+        else {
+            return invalid_grant("Invalid JWT Signature.");
+        };
+        self.jwt_grants.push(claims_json.clone());
+        if header_json["alg"] != "RS256" {
+            return invalid_grant("Invalid JWT Signature.");
+        }
+        let Some(account) = claims_json["iss"].as_str().and_then(|iss| self.service_accounts.get(iss)) else {
+            return invalid_grant("Invalid grant: account not found");
+        };
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            account.public_key.as_slice(),
+        );
+        if key.verify(format!("{header}.{claims}").as_bytes(), &signature).is_err() {
+            return invalid_grant("Invalid JWT Signature.");
+        }
+        if claims_json["aud"].as_str() != Some(format!("{}/token", self.url).as_str()) {
+            return invalid_grant("Invalid JWT: Failed audience check.");
+        }
+        let now = self.now.unwrap_or_else(Utc::now).timestamp();
+        let (iat, exp) = (number(&claims_json["iat"]), number(&claims_json["exp"]));
+        let timely = matches!((iat, exp), (Some(iat), Some(exp))
+            if iat <= now + 60 && exp > now && exp > iat && exp - iat <= 3600);
+        if !timely {
+            return invalid_grant(
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check \
+                 your iat and exp values in the JWT claim.",
+            );
+        }
+        let scopes: Vec<&str> = claims_json["scope"].as_str().unwrap_or_default().split_whitespace().collect();
+        if scopes.is_empty() {
+            return oauth_json(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_scope", "error_description": "Empty or missing scope not allowed."}),
+            );
+        }
+        // Without `sub` the token is the service account's own; with one, the subject's domain
+        // must have delegated every scope asked for to the service account's client id.
+        let email = match claims_json["sub"].as_str() {
+            None => claims_json["iss"].as_str().unwrap_or_default().to_owned(),
+            Some(subject) => {
+                let domain = subject.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+                let delegated = self.delegations.get(&(domain, account.client_id.clone()));
+                if !delegated.is_some_and(|granted| scopes.iter().all(|s| granted.iter().any(|g| g == s))) {
+                    return oauth_json(
+                        StatusCode::UNAUTHORIZED,
+                        json!({"error": "unauthorized_client", "error_description":
+                               "Client is unauthorized to retrieve access tokens using this method, or client not \
+                                authorized for any of the scopes requested."}),
+                    );
+                }
+                if !self.lists.contains_key(subject) {
+                    return invalid_grant("Invalid email or User ID");
+                }
+                subject.to_owned()
+            }
+        };
+        let access_token = self.mint_access(&email);
+        oauth_json(
+            StatusCode::OK,
+            json!({"access_token": access_token, "expires_in": ACCESS_TOKEN_SECONDS, "token_type": "Bearer"}),
+        )
     }
 
     fn userinfo(&mut self, request: &Request) -> Response {
@@ -1560,6 +1702,15 @@ fn new_event_id() -> String {
 /// Google's rule for client-chosen event ids: base32hex (a-v, 0-9), 5 to 1024 characters.
 fn valid_event_id(id: &str) -> bool {
     (5..=1024).contains(&id.len()) && id.bytes().all(|b| BASE32HEX.contains(&b))
+}
+
+/// The body of a PEM block with `label`, decoded.
+fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let begin = format!("-----BEGIN {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&format!("-----END {label}-----"))?;
+    STANDARD.decode(pem[start..stop].chars().filter(|c| !c.is_whitespace()).collect::<String>()).ok()
 }
 
 /// Base64url without padding, as PKCE's S256 challenge is written.

@@ -93,7 +93,8 @@ mod tests {
     #[test]
     fn the_provider_secret_may_hold_googles_service_account_key_and_a_bad_one_is_refused_unquoted() {
         let key: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/fixtures/google/TEST-ONLY-service-account.json")).unwrap();
+            serde_json::from_str(include_str!("../../../tests/fixtures/google/TEST-ONLY-service-account.json"))
+                .unwrap();
         let raw = serde_json::json!({"google_service_account": key}).to_string();
         let clients = ProviderClients::from_json(&SecretString::from(raw)).expect("valid");
         let account = clients.google_service_account.expect("the service account");

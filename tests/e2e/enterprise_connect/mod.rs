@@ -16,6 +16,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 mod authorizations;
+mod google;
 mod mailboxes;
 mod office365;
 mod page;

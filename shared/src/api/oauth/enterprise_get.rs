@@ -40,6 +40,7 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
                 problems: &[],
                 typed: None,
                 office365: office365.as_deref(),
+                google: authorization::service_accounts::google::client_id(&state),
             }
             .render(StatusCode::OK)
         }

@@ -42,6 +42,9 @@ pub(super) struct ServiceAccountForm<'a> {
     /// Microsoft's admin consent authority when calsync's Microsoft client is configured: the
     /// Office 365 choice is offered and its form leads there.
     pub office365: Option<&'a str>,
+    /// calsync's Google service account client id when its key is configured: the Google
+    /// Workspace (domain-wide delegation) choice is offered.
+    pub google: Option<&'a str>,
 }
 
 const FIELDS: [(&str, &str, &str, bool); 4] = [
@@ -74,7 +77,7 @@ impl ServiceAccountForm<'_> {
              <input type=\"hidden\" name=\"service\" value=\"exchange\">",
             html_escape(self.request_id)
         );
-        if !self.problems.is_empty() {
+        if !self.problems.is_empty() && !self.google_typed() {
             main.push_str("<ul class=\"errors\" role=\"alert\">");
             for problem in self.problems {
                 let _ = write!(main, "<li>{}</li>", html_escape(problem.message));
@@ -88,6 +91,7 @@ impl ServiceAccountForm<'_> {
             "<p class=\"hint\">The account needs Exchange's ApplicationImpersonation role over the accounts to \
              connect.</p><button type=\"submit\">Connect the service account</button></form>",
         );
+        super::enterprise_google::render_choice(self, &mut main);
         if self.office365.is_some() {
             let _ = write!(
                 main,
@@ -103,8 +107,7 @@ impl ServiceAccountForm<'_> {
         let _ = write!(
             main,
             "<p class=\"foot\">The service account's password is stored encrypted and is never shown to {app}; \
-             no password of your organisation's accounts is asked for or stored. Google Workspace (domain-wide \
-             delegation) service accounts are not available yet. \
+             no password of your organisation's accounts is asked for or stored. \
              Afterwards you return to {app}.</p>"
         );
         let mut targets = vec![self.redirect_uri];

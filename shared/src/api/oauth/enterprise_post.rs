@@ -52,7 +52,13 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
         problems: &[],
         typed: Some(&form),
         office365: office365.as_deref(),
+        google: service_accounts::google::client_id(&state),
     };
+
+    // Google Workspace: the delegation is proven for the typed address.
+    if form.service.as_deref() == Some(super::enterprise_google::SERVICE) {
+        return super::enterprise_google::post(&state, shown, &form, &request_id, &request).await;
+    }
 
     // Office 365: the administrator consents at Microsoft and comes back to its callback.
     if form.service.as_deref() == Some("office365") && office365.is_some() {

@@ -22,6 +22,7 @@ mod callback_google;
 mod callback_microsoft;
 mod enterprise_callback_microsoft;
 mod enterprise_get;
+mod enterprise_google;
 mod enterprise_page;
 mod enterprise_post;
 mod page;

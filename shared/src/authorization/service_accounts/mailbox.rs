@@ -52,6 +52,10 @@ pub async fn authorize_mailbox(state: &AppState, request: &MailboxRequest) -> Re
     let server_url = service_account.server_url.as_deref();
     let check = if service_account.provider == ProviderName::Office365 {
         super::office365::check_office365_mailbox(state, &service_account, credentials, &request.email).await
+    } else if service_account.provider == ProviderName::Google {
+        // Each mailbox gets its own token through the domain's delegation.
+        drop(credentials);
+        super::google::check_google_mailbox(state, &service_account, &request.email).await
     } else {
         let check = check_mailbox(state, &credentials, &service_account.email, server_url, &request.email).await;
         drop(credentials);
@@ -113,18 +117,24 @@ async fn mailbox_profile(
     let account = new_account(Some(email.clone()), now);
     store.create_account(&account).await?;
     let office365 = service_account.provider == ProviderName::Office365;
+    let google = service_account.provider == ProviderName::Google;
+    let (provider, provider_service) = match service_account.provider {
+        ProviderName::Office365 => (ProviderName::Office365, ProviderService::Office365),
+        ProviderName::Google => (ProviderName::Google, ProviderService::Gsuite),
+        _ => (ProviderName::Exchange, ProviderService::Exchange),
+    };
     let profile = Profile {
         id: ProfileId::generate(),
         account_id: account.id.clone(),
-        provider: if office365 { ProviderName::Office365 } else { ProviderName::Exchange },
-        provider_service: if office365 { ProviderService::Office365 } else { ProviderService::Exchange },
+        provider,
+        provider_service,
         email,
         name: None,
         tzid: None,
         status: ProfileStatus::Active,
         // The organisation's server: Autodiscover is asked there for the mailbox. (An Office
         // 365 service account's `server_url` lists its tenant's domains: not a server.)
-        server_url: if office365 { None } else { service_account.server_url.clone() },
+        server_url: if office365 || google { None } else { service_account.server_url.clone() },
         created_at: now,
         updated_at: now,
     };

@@ -16,6 +16,7 @@
 //! (`sync::connect`).
 
 mod connect;
+pub mod google;
 mod mailbox;
 pub mod office365;
 mod verify;

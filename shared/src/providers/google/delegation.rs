@@ -134,12 +134,13 @@ impl ServiceAccountKey {
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", assertion.as_str())])
             .timeout(TIMEOUT);
-        let answer = crate::providers::http::send(request, MAX_RESPONSE_BYTES).await.map_err(|failure| match failure {
-            crate::providers::http::ReadFailure::TooLarge => {
-                DelegationError::Protocol("the token answer is too large".into())
-            }
-            unreachable => DelegationError::Transient { retry_after: None, reason: unreachable.reason().into() },
-        })?;
+        let answer =
+            crate::providers::http::send(request, MAX_RESPONSE_BYTES).await.map_err(|failure| match failure {
+                crate::providers::http::ReadFailure::TooLarge => {
+                    DelegationError::Protocol("the token answer is too large".into())
+                }
+                unreachable => DelegationError::Transient { retry_after: None, reason: unreachable.reason().into() },
+            })?;
         if !answer.status.is_success() {
             return Err(classify(answer.status.as_u16(), answer.retry_after, &answer.body));
         }
@@ -302,9 +303,15 @@ mod tests {
     fn withdrawn_delegation_and_refused_grants_are_dead_throttling_is_transient() {
         let unauthorized = br#"{"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}"#;
         assert_eq!(classify(401, None, unauthorized), DelegationError::NotDelegated);
-        assert_eq!(classify(400, None, br#"{"error":"invalid_grant","error_description":"Invalid email or User ID"}"#), DelegationError::Refused);
+        assert_eq!(
+            classify(400, None, br#"{"error":"invalid_grant","error_description":"Invalid email or User ID"}"#),
+            DelegationError::Refused
+        );
         assert!(matches!(classify(503, None, b""), DelegationError::Transient { .. }));
-        assert!(matches!(classify(429, Some(StdDuration::from_secs(2)), b""), DelegationError::Transient { retry_after: Some(_), .. }));
+        assert!(matches!(
+            classify(429, Some(StdDuration::from_secs(2)), b""),
+            DelegationError::Transient { retry_after: Some(_), .. }
+        ));
         assert_eq!(ProviderError::from(DelegationError::NotDelegated), ProviderError::CredentialsDead);
         let odd = classify(400, None, br#"{"error":"invalid_scope","error_description":"echo hunter2"}"#);
         assert!(!odd.to_string().contains("hunter2"), "{odd}");
