@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/oauth/authorize"),
     ("GET", "/enterprise_connect/oauth/authorize"),
     ("POST", "/enterprise_connect/oauth/authorize"),
+    ("GET", "/enterprise_connect/callback/microsoft"),
     ("GET", "/oauth/callback/google"),
     ("GET", "/oauth/callback/microsoft"),
     ("POST", "/push/google"),

@@ -818,15 +818,17 @@ impl Shared {
         {
             let mut pairs = location.query_pairs_mut();
             if std::mem::take(&mut self.decline_consent) {
-                pairs.append_pair("error", "access_denied").append_pair(
-                    "error_description",
-                    "AADSTS65004: User declined to consent to access the app.",
-                );
+                pairs
+                    .append_pair("error", "access_denied")
+                    .append_pair("error_description", "AADSTS65004: User declined to consent to access the app.");
             } else {
                 for found in self.tenants.iter_mut().filter(|t| t.id == own_tenant) {
                     found.consented = true;
                 }
-                pairs.append_pair("admin_consent", "True").append_pair("tenant", &own_tenant).append_pair("scope", scope);
+                pairs
+                    .append_pair("admin_consent", "True")
+                    .append_pair("tenant", &own_tenant)
+                    .append_pair("scope", scope);
             }
             if let Some(state) = param("state") {
                 pairs.append_pair("state", state);
@@ -849,7 +851,8 @@ impl Shared {
             );
             return aad_error(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, &description);
         }
-        let Some(found) = self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(tenant) || t.domains.iter().any(|d| d == tenant))
+        let Some(found) =
+            self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(tenant) || t.domains.iter().any(|d| d == tenant))
         else {
             let description = format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing                  into the correct cloud."
@@ -1377,8 +1380,12 @@ impl Shared {
                 DeltaItem::Removed(id) => removed(id),
             })
             .collect();
-        let base =
-            format!("{}/{}/calendars/{}/calendarView/delta", self.graph_url(), self.root, percent_encode(&page.next.calendar_id));
+        let base = format!(
+            "{}/{}/calendars/{}/calendarView/delta",
+            self.graph_url(),
+            self.root,
+            percent_encode(&page.next.calendar_id)
+        );
         let context = format!("{}/$metadata#Collection(event)", self.graph_url());
         let mut body = json!({"@odata.context": context, "value": value});
         let token = random();
@@ -2587,5 +2594,94 @@ mod tests {
         assert_eq!(again.status(), StatusCode::NOT_FOUND);
         let body: Value = again.json().await.expect("JSON");
         assert_eq!(code(&body), "ResourceNotFound");
+    }
+
+    /// A client credentials grant at `tenant`'s token endpoint.
+    async fn app_token(microsoft: &FakeMicrosoft, tenant: &str) -> (u16, Value) {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ];
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", microsoft.url);
+        let response = client().post(url).form(&form).send().await.expect("the fake answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn an_admin_consent_lets_app_tokens_of_the_tenant_reach_its_mailboxes_only() {
+        let (microsoft, own, calendar) = with_calendar().await;
+        microsoft.add_tenant("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", &["fabrikam.example"]);
+        microsoft.add_calendar("eve@fabrikam.example", "Calendar", true, true);
+        let (grace, _) = microsoft.issue_tokens("grace@contoso.example");
+
+        // No consent yet: no app token.
+        let (status, body) = app_token(&microsoft, WORK_TENANT).await;
+        assert_eq!((status, body["error_codes"].clone()), (400, json!([7000229])), "{body}");
+
+        // A work account's administrator consents for its tenant.
+        microsoft.sign_in_as("admin@contoso.example", "Admin", false);
+        let consent = format!(
+            "{}/organizations/v2.0/adminconsent?client_id={CLIENT_ID}&scope={}&redirect_uri={}&state=s1",
+            microsoft.url,
+            percent_encode("https://graph.microsoft.com/.default"),
+            percent_encode(REDIRECT)
+        );
+        let answer = client().get(&consent).send().await.expect("the fake answers");
+        assert_eq!(answer.status(), StatusCode::FOUND);
+        let location = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+        let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
+        assert_eq!((query["admin_consent"].as_str(), query["tenant"].as_str()), ("True", WORK_TENANT));
+        assert_eq!(query["state"], "s1");
+
+        let (status, body) = app_token(&microsoft, WORK_TENANT).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("refresh_token").is_none());
+        let app = body["access_token"].as_str().unwrap().to_owned();
+        let graph = microsoft.graph_url();
+
+        // The tenant's mailboxes, by address or id; not another tenant's, and not /me.
+        let (status, page) = get(&format!("{graph}/users/{ADA}/calendars"), &app, &[]).await;
+        assert_eq!((status, ids(&page)), (200, vec![calendar.clone()]));
+        let (status, organization) = get(&format!("{graph}/organization"), &app, &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(organization["value"][0]["verifiedDomains"][0]["name"], json!("contoso.example"));
+        assert_eq!(organization["value"][0]["verifiedDomains"][0]["isDefault"], json!(true));
+        let (status, body) = get(&format!("{graph}/users/eve@fabrikam.example/calendars"), &app, &[]).await;
+        assert_eq!((status, code(&body)), (403, "ErrorAccessDenied"));
+        let (status, body) = get(&format!("{graph}/users/nobody@contoso.example/calendars"), &app, &[]).await;
+        assert_eq!((status, code(&body)), (404, "ErrorInvalidUser"));
+        let (status, _) = get(&format!("{graph}/me/calendars"), &app, &[]).await;
+        assert_eq!(status, 400);
+
+        // A delegated token reaches its own user only.
+        let (status, _) = get(&format!("{graph}/users/{ADA}/calendars"), &own, &[]).await;
+        assert_eq!(status, 200);
+        let (status, body) = get(&format!("{graph}/users/{ADA}/calendars"), &grace, &[]).await;
+        assert_eq!((status, code(&body)), (403, "ErrorAccessDenied"));
+
+        // Once the administrator removes the application, grants are refused.
+        microsoft.revoke_consent(WORK_TENANT);
+        let (status, body) = app_token(&microsoft, WORK_TENANT).await;
+        assert_eq!((status, body["error"].clone()), (400, json!("invalid_client")));
+    }
+
+    #[tokio::test]
+    async fn a_declined_admin_consent_goes_back_with_an_error_and_grants_nothing() {
+        let microsoft = FakeMicrosoft::start().await;
+        microsoft.decline_next_consent();
+        let consent = format!(
+            "{}/organizations/v2.0/adminconsent?client_id={CLIENT_ID}&scope=x&redirect_uri={}&state=s2",
+            microsoft.url,
+            percent_encode(REDIRECT)
+        );
+        let answer = client().get(&consent).send().await.expect("the fake answers");
+        let location = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+        let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
+        assert_eq!(query["error"], "access_denied");
+        assert!(query.get("tenant").is_none());
+        assert!(!microsoft.consented(WORK_TENANT));
     }
 }

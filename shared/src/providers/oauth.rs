@@ -197,16 +197,7 @@ impl IdentityPlatform {
         let form = [("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT_SCOPE)];
         match platform.token_request(http, client, &form).await {
             Ok(answer) => answer.into_credentials(None, now),
-            Err(OAuthError::ClientRejected(error)) if error == "unauthorized_client" => Err(OAuthError::Revoked),
-            Err(OAuthError::ClientRejected(error)) if error.starts_with("invalid_client ") => {
-                let consent_gone = error
-                    .split_whitespace()
-                    .skip(1)
-                    .filter_map(|c| c.parse::<i64>().ok())
-                    .any(|c| CONSENT_GONE_AADSTS.contains(&c));
-                Err(if consent_gone { OAuthError::Revoked } else { OAuthError::ClientRejected("invalid_client".into()) })
-            }
-            Err(other) => Err(other),
+            Err(error) => Err(tenant_refusal(error)),
         }
     }
 
@@ -237,6 +228,24 @@ impl IdentityPlatform {
                 .map_err(|_| OAuthError::Protocol("the token answer is not the expected JSON".into()));
         }
         Err(classify(status.as_u16(), retry_after, &body))
+    }
+}
+
+/// A client credentials grant's failure for a tenant: `unauthorized_client`, or `invalid_client`
+/// with an AADSTS code saying the tenant no longer has calsync's application, is a withdrawn
+/// consent; other refusals of the client (a wrong or expired secret) stay the operator's.
+fn tenant_refusal(error: OAuthError) -> OAuthError {
+    match error {
+        OAuthError::ClientRejected(error) if error == "unauthorized_client" => OAuthError::Revoked,
+        OAuthError::ClientRejected(error) if error.starts_with("invalid_client ") => {
+            let consent_gone = error
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|c| c.parse::<i64>().ok())
+                .any(|c| CONSENT_GONE_AADSTS.contains(&c));
+            if consent_gone { OAuthError::Revoked } else { OAuthError::ClientRejected("invalid_client".into()) }
+        }
+        other => other,
     }
 }
 
@@ -407,6 +416,40 @@ mod tests {
         let odd = classify(400, None, br#"{"error":"invalid_scope","error_description":"echo: hunter2"}"#);
         assert!(!odd.to_string().contains("hunter2"), "{odd}");
         assert_eq!(ProviderError::from(OAuthError::Revoked), ProviderError::CredentialsDead);
+    }
+
+    #[test]
+    fn the_admin_consent_url_is_the_organizations_v2_endpoint_of_the_configured_authority() {
+        let platform = IdentityPlatform::microsoft();
+        assert_eq!(platform.authority().as_str(), "https://login.microsoftonline.com/");
+        let url =
+            platform.admin_consent_url(&client(), "https://cal.example/enterprise_connect/callback/microsoft", "r1");
+        let parsed = url::Url::parse(&url).unwrap();
+        assert_eq!(parsed.path(), "/organizations/v2.0/adminconsent");
+        let query: std::collections::BTreeMap<String, String> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(query["client_id"], "cid");
+        assert_eq!(query["scope"], "https://graph.microsoft.com/.default");
+        assert_eq!(query["redirect_uri"], "https://cal.example/enterprise_connect/callback/microsoft");
+        assert_eq!(query["state"], "r1");
+        assert!(!url.contains("shh"));
+        let fake = IdentityPlatform::at(
+            PlatformKind::Microsoft,
+            "http://127.0.0.1:9/common/oauth2/v2.0/authorize",
+            "http://127.0.0.1:9/common/oauth2/v2.0/token",
+        )
+        .unwrap();
+        assert_eq!(fake.authority().as_str(), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn a_tenant_that_removed_the_application_is_a_withdrawn_consent_but_a_wrong_secret_is_not() {
+        let removed = br#"{"error":"invalid_client","error_description":"AADSTS7000229: missing service principal","error_codes":[7000229]}"#;
+        assert_eq!(tenant_refusal(classify(400, None, removed)), OAuthError::Revoked);
+        let unknown = br#"{"error":"unauthorized_client","error_codes":[700016]}"#;
+        assert_eq!(tenant_refusal(classify(400, None, unknown)), OAuthError::Revoked);
+        let secret = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret","error_codes":[7000215]}"#;
+        assert_eq!(tenant_refusal(classify(401, None, secret)), OAuthError::ClientRejected("invalid_client".into()));
+        assert!(matches!(tenant_refusal(classify(503, None, b"")), OAuthError::Transient { .. }));
     }
 
     #[test]

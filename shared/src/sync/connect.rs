@@ -140,7 +140,9 @@ pub(super) async fn connect(state: &AppState, profile: &Profile) -> Result<Box<d
                 let now = state.clock.now();
                 Box::new(GraphProvider::for_mailbox(url, platform, oauth, credentials, tenant, &profile.email, now)?)
             }
-            None => Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?),
+            None => {
+                Box::new(GraphProvider::new(&microsoft.graph_url, platform, oauth, credentials, state.clock.now())?)
+            }
         }
     } else if profile.provider == ProviderName::Exchange {
         // The endpoint an earlier listing found spares Autodiscover; plain HTTP and private

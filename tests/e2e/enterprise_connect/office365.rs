@@ -214,7 +214,8 @@ async fn an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_tok
         }
         other => panic!("not a token set: {other:?}"),
     }
-    let grant: Vec<Request> = microsoft.requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).collect();
+    let grant: Vec<Request> =
+        microsoft.requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).collect();
     assert_eq!(grant.len(), 1);
     assert_eq!(grant[0].path, format!("/{WORK_TENANT}/oauth2/v2.0/token"));
     let field = |name: &str| grant[0].form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -286,34 +287,29 @@ async fn two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_
     mailboxes.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(mailboxes.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), [ADA, GRACE]);
     assert_eq!(events(api, &mailboxes[0].1).await, [("Ada's review".to_owned(), "2026-05-04T09:00:00Z".to_owned())]);
-    assert_eq!(
-        events(api, &mailboxes[1].1).await,
-        [("Grace's standup".to_owned(), "2026-05-05T09:00:00Z".to_owned())]
-    );
+    assert_eq!(events(api, &mailboxes[1].1).await, [("Grace's standup".to_owned(), "2026-05-05T09:00:00Z".to_owned())]);
 
     // Every Graph request for a mailbox went to /users/{address}/… with the tenant's app token.
     let store = &api.state.store;
     let service_account = store.find_service_account_by_account(&account_of(&service)).await.unwrap().unwrap();
     let sealed = store.get_service_account_credentials(&service_account.id).await.unwrap().unwrap();
     let opened = api.state.vault.open_service_account(&service_account.id, &sealed).unwrap();
-    let Credentials::OauthTokenSet { access_token, .. } = &opened else {
-        panic!("a token set")
-    };
+    let Credentials::OauthTokenSet { access_token, .. } = &opened else { panic!("a token set") };
     let graph: Vec<Request> = microsoft.requests().into_iter().filter(|r| r.path.starts_with("/v1.0/")).collect();
     let bearer = format!("Bearer {access_token}");
     assert!(graph.iter().all(|r| r.authorization.as_deref() == Some(bearer.as_str())), "{graph:?}");
     assert!(!graph.iter().any(|r| r.path.starts_with("/v1.0/me")), "no delegated path");
     for email in [ADA, GRACE] {
         let prefix = format!("/v1.0/users/{}/", email.replace('@', "%40"));
-        let own: Vec<&Request> =
-            graph.iter().filter(|r| r.path.starts_with(&prefix) || r.path.starts_with(&format!("/v1.0/users/{email}/"))).collect();
+        let own: Vec<&Request> = graph
+            .iter()
+            .filter(|r| r.path.starts_with(&prefix) || r.path.starts_with(&format!("/v1.0/users/{email}/")))
+            .collect();
         assert!(own.len() >= 3, "a check, a calendar listing and a sync for {email}: {graph:?}");
     }
     // Besides: the consent's look at the organisation, and subscriptions on the mailboxes' events.
-    let other: Vec<&Request> = graph
-        .iter()
-        .filter(|r| r.path != "/v1.0/organization" && !r.path.starts_with("/v1.0/users/"))
-        .collect();
+    let other: Vec<&Request> =
+        graph.iter().filter(|r| r.path != "/v1.0/organization" && !r.path.starts_with("/v1.0/users/")).collect();
     assert!(other.iter().all(|r| r.path == "/v1.0/subscriptions"), "{other:?}");
     let resources: Vec<&str> = other.iter().filter_map(|r| r.body.as_ref()?["resource"].as_str()).collect();
     assert_eq!(resources.len(), 2, "{other:?}");
@@ -325,8 +321,8 @@ async fn two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_
     for (_, tokens) in &mailboxes {
         let account = account_of(tokens);
         assert_eq!(store.count_account_rows("credentials", "account_id", &account).await.unwrap(), 0);
-        let profile = calsync_core::domain::ProfileId::parse(tokens["linking_profile"]["profile_id"].as_str().unwrap())
-            .unwrap();
+        let profile =
+            calsync_core::domain::ProfileId::parse(tokens["linking_profile"]["profile_id"].as_str().unwrap()).unwrap();
         assert_eq!(store.get_credentials(&profile).await.unwrap(), None);
         assert_eq!(store.profile_service_account(&profile).await.unwrap(), Some(service_account.id.clone()));
     }
@@ -338,7 +334,8 @@ async fn two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_
     let before = microsoft.api_request_count();
     let job = serde_json::to_string(&SyncJob::SyncCalendar { calendar_id: calendar.id.clone() }).unwrap();
     assert_eq!(handle_sync_message(&state, &job).await.unwrap(), JobOutcome::Done);
-    let sent: Vec<Request> = microsoft.requests().into_iter().filter(|r| r.path.starts_with("/v1.0/")).skip(before).collect();
+    let sent: Vec<Request> =
+        microsoft.requests().into_iter().filter(|r| r.path.starts_with("/v1.0/")).skip(before).collect();
     assert_eq!(sent.len(), 1, "a no-change sync costs one request: {sent:?}");
     let _: CalendarId = calendar.id;
 }

@@ -47,7 +47,10 @@ fn platform(state: &AppState) -> Result<IdentityPlatform, ConsentError> {
 }
 
 fn http() -> Result<reqwest::Client, ConsentError> {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(|_| ConsentError::Unavailable)
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|_| ConsentError::Unavailable)
 }
 
 /// The admin consent endpoint's address (for the page's CSP), when calsync's Microsoft client is
@@ -78,17 +81,18 @@ pub struct ConsentedTenant {
 pub async fn consented_tenant(state: &AppState, tenant: &str) -> Result<ConsentedTenant, ConsentError> {
     let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
     let tenant = tenant.to_ascii_lowercase();
-    let credentials =
-        platform(state)?.client_credentials(&http()?, client, &tenant, state.clock.now()).await.map_err(|e| match e {
+    let credentials = platform(state)?.client_credentials(&http()?, client, &tenant, state.clock.now()).await.map_err(
+        |e| match e {
             OAuthError::Transient { .. } => ConsentError::Unavailable,
             other => {
                 tracing::warn!(error = %other, "an Office 365 admin consent could not be confirmed with a token");
                 ConsentError::Refused
             }
-        })?;
+        },
+    )?;
     let Credentials::OauthTokenSet { access_token, .. } = &credentials else { return Err(ConsentError::Refused) };
-    let graph = GraphClient::new(&state.config.microsoft.graph_url, access_token)
-        .map_err(|_| ConsentError::Unavailable)?;
+    let graph =
+        GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
     let organization =
         graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
             GraphError::Transient { .. } => ConsentError::Unavailable,
