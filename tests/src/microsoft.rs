@@ -995,7 +995,7 @@ impl Shared {
         }
         let (email, path) = match self.act_as(&caller, path, request.body.as_ref()) {
             Ok(found) => found,
-            Err(response) => return Outcome::Done(response),
+            Err(error) => return Outcome::Done(error.into_response()),
         };
         let path = path.as_slice();
         // Graph's path segments are case-insensitive; ids are not.
@@ -1078,11 +1078,17 @@ impl Shared {
         caller: &Caller,
         path: &[&'p str],
         body: Option<&Value>,
-    ) -> Result<(String, Vec<&'p str>), Response> {
+    ) -> Result<(String, Vec<&'p str>), GraphError> {
         self.root = "me".to_owned();
         let first = path.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         if first == "users" && path.len() >= 2 {
-            let target = self.user_named(path[1]).ok_or_else(|| invalid_user(path[1]))?;
+            let target = self.user_named(path[1]).ok_or_else(|| {
+                GraphError::new(
+                    StatusCode::NOT_FOUND,
+                    "ErrorInvalidUser",
+                    format!("The requested user '{}' is invalid.", path[1]),
+                )
+            })?;
             self.may_reach(caller, &target)?;
             self.root = format!("users/{}", percent_encode(path[1]));
             let mut rewritten = vec!["me"];
@@ -1095,7 +1101,7 @@ impl Shared {
         };
         if first == "me" {
             let message = "/me request is only valid with delegated authentication flow.";
-            return Err(graph_error(StatusCode::BAD_REQUEST, "BadRequest", message));
+            return Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message));
         }
         if first != "subscriptions" {
             return Ok((String::new(), path.to_vec()));
@@ -1113,7 +1119,7 @@ impl Shared {
         };
         match owner {
             Some(owner) if self.tenant_of(&owner) == *tenant => Ok((owner, path.to_vec())),
-            Some(_) => Err(access_denied()),
+            Some(_) => Err(denied()),
             None => Ok((String::new(), path.to_vec())),
         }
     }
@@ -1123,12 +1129,12 @@ impl Shared {
         self.accounts.iter().find(|(email, a)| email.eq_ignore_ascii_case(id) || a.id == id).map(|(e, _)| e.clone())
     }
 
-    fn may_reach(&mut self, caller: &Caller, target: &str) -> Result<(), Response> {
+    fn may_reach(&mut self, caller: &Caller, target: &str) -> Result<(), GraphError> {
         let allowed = match caller {
             Caller::User(email) => email == target,
             Caller::App(tenant) => self.tenant_of(target) == *tenant,
         };
-        if allowed { Ok(()) } else { Err(access_denied()) }
+        if allowed { Ok(()) } else { Err(denied()) }
     }
 
     /// `GET /organization`: the caller's tenant with its verified domains.
@@ -2012,9 +2018,9 @@ fn invalid_parameter(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", message)
 }
 
-/// Graph's answer for a `/users/{id}` that names no user.
-fn invalid_user(id: &str) -> Response {
-    graph_error(StatusCode::NOT_FOUND, "ErrorInvalidUser", &format!("The requested user '{id}' is invalid."))
+/// Graph's refusal of a mailbox the token may not reach.
+fn denied() -> GraphError {
+    GraphError::new(StatusCode::FORBIDDEN, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 }
 
 fn access_denied() -> Response {
@@ -2681,7 +2687,7 @@ mod tests {
         let location = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
         let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
         assert_eq!(query["error"], "access_denied");
-        assert!(query.get("tenant").is_none());
+        assert!(!query.contains_key("tenant"));
         assert!(!microsoft.consented(WORK_TENANT));
     }
 }
