@@ -1835,6 +1835,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_service_accounts_jwt_grant_needs_its_signature_audience_timeframe_and_the_domains_delegation() {
+        use calsync_core::providers::google::delegation::ServiceAccountKey;
+        let key = ServiceAccountKey::from_json(include_str!("../fixtures/google/TEST-ONLY-service-account.json"))
+            .expect("the test-only key");
+        let public = include_str!("../fixtures/google/TEST-ONLY-service-account.public.pem");
+        let google = FakeGoogle::start().await;
+        let now = Utc::now();
+        google.register_service_account(&key.client_email, &key.client_id, public);
+        google.add_calendar("ada@corp.example", "ada@corp.example", "Ada", "owner", true);
+        let grant = |assertion: String| {
+            let google = google.clone();
+            async move { token(&google, &[("grant_type", JWT_BEARER_GRANT), ("assertion", &assertion)]).await }
+        };
+        let signed = |sub: &str, aud: &str| key.assertion(sub, aud, now).expect("signed");
+
+        // The domain has not delegated: unauthorized_client.
+        let (status, body) = grant(signed("ada@corp.example", &google.token_url())).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized_client")), "{body}");
+
+        google.delegate_domain("corp.example", &key.client_id, &["https://www.googleapis.com/auth/calendar"]);
+        let (status, body) = grant(signed("ada@corp.example", &google.token_url())).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["expires_in"], json!(ACCESS_TOKEN_SECONDS));
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let (status, primary) = get(&google, &access, "/users/me/calendarList/primary", &[]).await;
+        assert_eq!((status, primary["id"].as_str()), (200, Some("ada@corp.example")));
+        assert_eq!(google.jwt_grants().last().unwrap()["sub"], json!("ada@corp.example"));
+
+        // An unknown user, another audience, a tampered signature, an assertion from the past.
+        let (status, body) = grant(signed("nobody@corp.example", &google.token_url())).await;
+        assert_eq!((status, body["error_description"].as_str()), (400, Some("Invalid email or User ID")));
+        let (_, body) = grant(signed("ada@corp.example", "https://oauth2.googleapis.com/token")).await;
+        assert_eq!(body["error"], json!("invalid_grant"));
+        let mut tampered = signed("ada@corp.example", &google.token_url());
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        let (_, body) = grant(tampered).await;
+        assert_eq!(body["error_description"], json!("Invalid JWT Signature."));
+        google.set_now(now + chrono::Duration::hours(2));
+        let (_, body) = grant(signed("ada@corp.example", &google.token_url())).await;
+        assert!(body["error_description"].as_str().unwrap().contains("short-lived token"), "{body}");
+        google.set_now(now);
+
+        // Withdrawn delegation refuses the next grant.
+        google.withdraw_delegation("corp.example", &key.client_id);
+        let (status, body) = grant(signed("ada@corp.example", &google.token_url())).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized_client")));
+    }
+
+    #[tokio::test]
     async fn an_authorization_code_is_exchanged_once_and_refreshing_never_rotates_the_refresh_token() {
         let google = FakeGoogle::start().await;
         google.sign_in_as("grace@gmail.example");

@@ -119,7 +119,7 @@ impl GoogleProvider {
         Ok(Self {
             client: Mutex::new(client),
             api_url: api_url.to_owned(),
-            tokens: Tokens::Delegated(Box::new(session)),
+            tokens: Tokens::Delegated(session),
             quota_user: Some(quota_user.to_owned()),
             default_tz,
             listed: Mutex::new(BTreeMap::new()),
@@ -281,7 +281,7 @@ enum Tokens {
     /// The profile's own token set, refreshed at Google and stored again by the engine.
     OAuth(OAuthSession),
     /// A mailbox reached through domain-wide delegation.
-    Delegated(Box<DelegatedSession>),
+    Delegated(DelegatedSession),
 }
 
 /// A delegated mailbox's token, minted with calsync's service account key for this job only.
