@@ -1,7 +1,7 @@
 //! A service account (Enterprise Connect): an organisation's account with the right to act for
-//! its users' mailboxes (Exchange's ApplicationImpersonation role today; Google domain-wide
-//! delegation and Office 365 application permissions later), authorized once for one integrator
-//! application. It is itself a calsync account with an authorization holding
+//! its users' mailboxes (Exchange's ApplicationImpersonation role, a Google Workspace domain's
+//! domain-wide delegation to calsync's service account, Office 365 application permissions),
+//! authorized once for one integrator application. It is itself a calsync account with an authorization holding
 //! `service_account/accounts/manage`; its credentials are the only ones the mailboxes it
 //! authorizes use (policy.md "Enterprise Connect").
 
@@ -18,10 +18,11 @@ pub struct ServiceAccount {
     /// The service account's own calsync account: its authorization lives there, and erasing
     /// that account erases this row.
     pub account_id: AccountId,
-    /// `exchange` or `office365`.
+    /// `exchange`, `google` or `office365`.
     pub provider: ProviderName,
-    /// The service account's address, lower case. Office 365: the tenant id (lower case), which
-    /// is what the administrator's consent was given for.
+    /// The service account's address, lower case. Google: the address of the domain's user
+    /// through which the delegation was proven (its domain bounds the mailboxes). Office 365: the
+    /// tenant id (lower case), which is what the administrator's consent was given for.
     pub email: String,
     /// The Exchange server (an EWS endpoint or a base URL); `None` to use Autodiscover. Office
     /// 365: the tenant's verified domains, space-separated, its default domain first, as Graph
