@@ -184,6 +184,11 @@ impl FakeGoogle {
         self.state().now = Some(now);
     }
 
+    /// The account an access token was issued for (expired or not).
+    pub fn token_owner(&self, access_token: &str) -> Option<String> {
+        self.state().access_tokens.get(access_token).map(|t| t.email.clone())
+    }
+
     /// The claims of every JWT bearer assertion the token endpoint could read, in order.
     pub fn jwt_grants(&self) -> Vec<Value> {
         self.state().jwt_grants.clone()
