@@ -14,6 +14,10 @@
 //! Only the service account's credentials are ever stored (policy.md "Enterprise Connect"): a
 //! mailbox profile reaches Exchange by opening them and impersonating the mailbox
 //! (`sync::connect`).
+//!
+//! `google` is the Google Workspace kind: the domain delegates the calendar scope to calsync's
+//! own Google service account (the operator's key), the page proves it with a token minted for
+//! an address of the domain, and each mailbox gets a token minted for it, never stored.
 
 mod connect;
 pub mod google;
