@@ -59,6 +59,7 @@ macro_rules! office365_on_both_backends {
 office365_on_both_backends!(
     an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_token_and_a_30_minute_token,
     a_declined_consent_shows_the_page_again_and_stores_nothing,
+    a_forged_consent_callback_naming_another_tenant_stores_nothing,
     two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_no_credentials,
     an_address_outside_the_tenants_domains_is_refused_and_a_missing_mailbox_is_denied,
     a_withdrawn_consent_disconnects_the_mailboxes_at_their_next_sync,
@@ -139,11 +140,29 @@ async fn consent(api: &TestApi, state: &AppState, app: &Application, delegated: 
     let callback = value("redirect_uri").unwrap();
     assert_eq!(callback, format!("{}/enterprise_connect/callback/microsoft", state.config.public_url));
 
-    // The fake sends the administrator back to the callback.
+    // The fake sends the administrator back to the callback, which (after a consent) sends them
+    // to sign in at the tenant, and back again with a code.
     let back = at_microsoft(&location).await;
     let path = back.strip_prefix(&state.config.public_url).expect("back at calsync").to_owned();
+    let reply = send_to(state, Method::GET, &path, None, String::new()).await;
     let _ = api;
-    send_to(state, Method::GET, &path, None, String::new()).await
+    match reply.header("location").filter(|l| l.starts_with(microsoft)) {
+        Some(sign_in) => {
+            assert!(sign_in.starts_with(&format!("{microsoft}/{WORK_TENANT}/oauth2/v2.0/authorize?")), "{sign_in}");
+            let query = query_of(sign_in);
+            assert!(query.iter().any(|(k, v)| k == "scope" && v == "openid User.Read"), "{sign_in}");
+            let back = at_microsoft(sign_in).await;
+            let path = back.strip_prefix(&state.config.public_url).expect("back at calsync").to_owned();
+            send_to(state, Method::GET, &path, None, String::new()).await
+        }
+        None => reply,
+    }
+}
+
+/// The client credentials grants the fake answered.
+fn app_grants(microsoft: &FakeMicrosoft) -> Vec<Request> {
+    let grants = microsoft.requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token"));
+    grants.filter(|r| r.form.iter().any(|(k, v)| k == "grant_type" && v == "client_credentials")).collect()
 }
 
 /// The service account's token response after a consent.
@@ -214,8 +233,7 @@ async fn an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_tok
         }
         other => panic!("not a token set: {other:?}"),
     }
-    let grant: Vec<Request> =
-        microsoft.requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).collect();
+    let grant = app_grants(&microsoft);
     assert_eq!(grant.len(), 1);
     assert_eq!(grant[0].path, format!("/{WORK_TENANT}/oauth2/v2.0/token"));
     let field = |name: &str| grant[0].form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -239,6 +257,46 @@ async fn a_declined_consent_shows_the_page_again_and_stores_nothing(api: &TestAp
     assert_eq!(api.state.store.count_accounts().await.unwrap(), accounts_before, "no service account");
     let tokens = microsoft.requests().into_iter().filter(|r| r.path.ends_with("/token")).count();
     assert_eq!(tokens, 0, "no token is asked for a declined consent");
+}
+
+async fn a_forged_consent_callback_naming_another_tenant_stores_nothing(api: &TestApi) {
+    // Fabrikam's administrator consented (for another application of this installation).
+    let (microsoft, _) = tenant().await;
+    let fabrikam = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    microsoft.add_tenant(fabrikam, &["fabrikam.example"]);
+    microsoft.sign_in_as("admin@fabrikam.example", "Fabrikam Admin", false);
+    let consent = format!(
+        "{}/organizations/v2.0/adminconsent?client_id={CLIENT_ID}&scope=x&redirect_uri=https%3A%2F%2Fapp.example",
+        microsoft.url
+    );
+    at_microsoft(&consent).await;
+    assert!(microsoft.consented(fabrikam));
+
+    // Contoso's administrator (whose tenant never consented) sends their browser to the callback
+    // as if Fabrikam had consented for their request.
+    microsoft.sign_in_as("admin@contoso.example", "Contoso Admin", false);
+    let state = office365_state(api, &microsoft);
+    let (app, _) = api.application("Snooper").await;
+    let uri = enterprise_uri(&app, &[("scope", SERVICE_SCOPE), ("delegated_scope", "read_events")]);
+    let page = send_to(&state, Method::GET, &uri, None, String::new()).await;
+    let id = request_id(&page.body);
+    let forged = format!("/enterprise_connect/callback/microsoft?tenant={fabrikam}&admin_consent=True&state={id}");
+    let accounts_before = api.state.store.count_accounts().await.unwrap();
+    let reply = send_to(&state, Method::GET, &forged, None, String::new()).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
+    let back = at_microsoft(reply.header("location").unwrap()).await;
+    let path = back.strip_prefix(&state.config.public_url).expect("back at calsync").to_owned();
+    let reply = send_to(&state, Method::GET, &path, None, String::new()).await;
+
+    // The signed-in administrator's tenant is Contoso, which never consented: nothing stored.
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.body);
+    assert!(reply.body.contains("Microsoft did not confirm the consent"), "{}", reply.body);
+    assert_eq!(api.state.store.count_accounts().await.unwrap(), accounts_before);
+    let tenants: Vec<String> = app_grants(&microsoft)
+        .iter()
+        .map(|r| r.path.trim_start_matches('/').split('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(tenants, [WORK_TENANT], "no token was asked for Fabrikam");
 }
 
 /// Runs the consent, asks for `mailboxes` with `receiver` as callback and runs every queued job.
@@ -295,7 +353,12 @@ async fn two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_
     let sealed = store.get_service_account_credentials(&service_account.id).await.unwrap().unwrap();
     let opened = api.state.vault.open_service_account(&service_account.id, &sealed).unwrap();
     let Credentials::OauthTokenSet { access_token, .. } = &opened else { panic!("a token set") };
+    // (The consent read the organisation twice: as the signed-in administrator, then with the
+    // tenant's first app token.)
     let graph: Vec<Request> = microsoft.requests().into_iter().filter(|r| r.path.starts_with("/v1.0/")).collect();
+    assert_eq!(graph.iter().filter(|r| r.path == "/v1.0/organization").count(), 2, "{graph:?}");
+    assert_eq!(graph[0].path, "/v1.0/organization");
+    let graph = graph[1..].to_vec();
     let bearer = format!("Bearer {access_token}");
     assert!(graph.iter().all(|r| r.authorization.as_deref() == Some(bearer.as_str())), "{graph:?}");
     assert!(!graph.iter().any(|r| r.path.starts_with("/v1.0/me")), "no delegated path");
@@ -395,6 +458,5 @@ async fn a_withdrawn_consent_disconnects_the_mailboxes_at_their_next_sync(api: &
         );
         assert_eq!(store.get_profile(profile).await.unwrap().unwrap().status, ProfileStatus::Disconnected);
     }
-    let grants = microsoft.requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).count();
-    assert_eq!(grants, 3, "the consent's grant, then one refused renewal per mailbox");
+    assert_eq!(app_grants(&microsoft).len(), 3, "the consent's grant, then one refused renewal per mailbox");
 }

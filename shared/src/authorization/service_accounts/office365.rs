@@ -1,8 +1,12 @@
 //! Enterprise Connect for Office 365 with application permissions (providers.md §3.7: work and
 //! school tenants only). The administrator grants calsync's application its permissions for the
 //! whole tenant at the identity platform's v2 admin consent endpoint and comes back to
-//! [`CALLBACK_PATH`] with the tenant's id. A client credentials grant for that tenant proves the
-//! consent; the tenant's verified domains (Graph `GET /organization`) say which addresses belong
+//! [`CALLBACK_PATH`] with the tenant's id. That redirect is not signed, so anyone could send a
+//! browser there naming a tenant that consented for another application; the administrator
+//! therefore signs in once more, at the tenant (OpenID Connect, `openid User.Read`, back at the
+//! same callback with a code), and the tenant calsync goes on with is the one Graph's
+//! `GET /organization` names for that signed-in user, never the redirect's. A client credentials
+//! grant for that tenant proves the consent; the tenant's verified domains (Graph `GET /organization`) say which addresses belong
 //! to it. The service account is the tenant: its row holds the tenant id (as its `email`), the
 //! domains (as its `server_url`) and the application token set, sealed, as its credentials
 //! (policy.md: "Office 365: OAuth token set").
@@ -66,6 +70,69 @@ pub fn admin_consent_url(state: &AppState, request_id: &str) -> Result<String, C
     let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
     let redirect_uri = format!("{}{CALLBACK_PATH}", state.config.public_url);
     Ok(platform(state)?.admin_consent_url(client, &redirect_uri, request_id))
+}
+
+/// Where to send the administrator, back from the admin consent for `tenant`, to sign in at the
+/// tenant: the identity platform sends them back to the callback with a code and `request_id`.
+pub fn tenant_sign_in_url(state: &AppState, tenant: &str, request_id: &str) -> Result<String, ConsentError> {
+    let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
+    if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')) {
+        return Err(ConsentError::Refused);
+    }
+    let mut url = platform(state)?.authority();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend([tenant, "oauth2", "v2.0", "authorize"]);
+    }
+    url.query_pairs_mut()
+        .append_pair("client_id", &client.client_id)
+        .append_pair("response_type", "code")
+        .append_pair("response_mode", "query")
+        .append_pair("redirect_uri", &format!("{}{CALLBACK_PATH}", state.config.public_url))
+        .append_pair("scope", SIGN_IN_SCOPE)
+        .append_pair("state", request_id);
+    Ok(url.into())
+}
+
+/// What the administrator's own sign-in asks for: who they are, and their organisation.
+const SIGN_IN_SCOPE: &str = "openid User.Read";
+
+/// The tenant of the administrator who signed in with `code`: Graph's `GET /organization` with
+/// their delegated token (never kept).
+pub async fn signed_in_tenant(state: &AppState, code: &str) -> Result<String, ConsentError> {
+    let client = state.providers.microsoft.as_ref().ok_or(ConsentError::NotConfigured)?;
+    let platform = platform(state)?;
+    let mut token_url = platform.authority();
+    if let Ok(mut path) = token_url.path_segments_mut() {
+        path.pop_if_empty().extend(["organizations", "oauth2", "v2.0", "token"]);
+    }
+    let platform = IdentityPlatform { token_url, ..platform };
+    let redirect_uri = format!("{}{CALLBACK_PATH}", state.config.public_url);
+    let credentials =
+        platform.exchange_code(&http()?, client, code, &redirect_uri, state.clock.now()).await.map_err(|e| match e {
+            OAuthError::Transient { .. } => ConsentError::Unavailable,
+            other => {
+                tracing::warn!(error = %other, "an Office 365 administrator's sign-in was refused at the code exchange");
+                ConsentError::Refused
+            }
+        })?;
+    let Credentials::OauthTokenSet { access_token, .. } = &credentials else { return Err(ConsentError::Refused) };
+    let graph =
+        GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
+    let organization =
+        graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
+            GraphError::Transient { .. } => ConsentError::Unavailable,
+            other => {
+                tracing::warn!(error = %other, "Graph refused to name a signed-in administrator's organization");
+                ConsentError::Refused
+            }
+        })?;
+    let tenants: Vec<&str> =
+        organization["value"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_str()).collect();
+    match tenants.as_slice() {
+        [tenant] => Ok(tenant.to_ascii_lowercase()),
+        // A personal account has no organization.
+        _ => Err(ConsentError::Refused),
+    }
 }
 
 /// A tenant whose administrator consented: its id, verified domains (default first) and an
