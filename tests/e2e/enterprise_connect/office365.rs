@@ -223,6 +223,12 @@ async fn an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_tok
     assert_eq!(service_account.tenant(), Some(WORK_TENANT));
     assert_eq!(service_account.domains().collect::<Vec<_>>(), WORK_DOMAINS);
     assert_eq!(service_account.domain(), "contoso.example");
+    let (status, info) = api.get("/v1/userinfo", tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["cronofy.type"], json!("service_account"));
+    assert_eq!(info["cronofy.service_account.domain"], json!("contoso.example"));
+    assert_eq!(info["email"], Value::Null, "a tenant has no address");
+    assert_eq!(info["cronofy.data"]["service_account"]["provider_name"], json!("office365"));
     // Its credentials are the tenant's app token set: no refresh token, no user's password.
     let sealed = store.get_service_account_credentials(&service_account.id).await.unwrap().unwrap();
     match &api.state.vault.open_service_account(&service_account.id, &sealed).unwrap() {

@@ -59,9 +59,11 @@ pub(super) async fn get(State(state): State<AppState>, grant: Grant) -> ApiResul
 
 /// The userinfo of a service account.
 fn service_account_info(service_account: &ServiceAccount, grant: &Grant) -> Value {
+    // An Office 365 service account is a tenant: no address of its own.
+    let email = if service_account.tenant().is_some() { None } else { Some(&service_account.email) };
     json!({
         "sub": service_account.account_id,
-        "email": service_account.email,
+        "email": email,
         "cronofy.type": "service_account",
         "cronofy.service_account.domain": service_account.domain(),
         "cronofy.data": {
