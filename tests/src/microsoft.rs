@@ -185,6 +185,12 @@ impl FakeMicrosoft {
         }
     }
 
+    /// An application access policy (Exchange Online's `New-ApplicationAccessPolicy`) keeps app
+    /// tokens away from `email`'s mailbox: Graph answers them 403 ErrorAccessDenied there.
+    pub fn restrict_app_access(&self, email: &str) {
+        self.state().restricted.insert(email.to_owned());
+    }
+
     /// Revokes a refresh token (the user removed the app's consent): redeeming it answers
     /// invalid_grant with AADSTS50173.
     pub fn revoke(&self, refresh_token: &str) {
@@ -379,6 +385,8 @@ struct Shared {
     requests: Vec<Request>,
     tenants: Vec<Tenant>,
     decline_consent: bool,
+    /// Mailboxes app tokens may not reach (application access policies).
+    restricted: HashSet<String>,
     /// The mailbox root of the Graph request being served (`me` or `users/{id}`), which the
     /// links it answers with start from.
     root: String,
@@ -636,6 +644,7 @@ impl Shared {
                 consented: false,
             }],
             decline_consent: false,
+            restricted: HashSet::new(),
             root: "me".to_owned(),
         }
     }
@@ -1132,7 +1141,7 @@ impl Shared {
     fn may_reach(&mut self, caller: &Caller, target: &str) -> Result<(), GraphError> {
         let allowed = match caller {
             Caller::User(email) => email == target,
-            Caller::App(tenant) => self.tenant_of(target) == *tenant,
+            Caller::App(tenant) => self.tenant_of(target) == *tenant && !self.restricted.contains(target),
         };
         if allowed { Ok(()) } else { Err(denied()) }
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use calsync_core::{
     AppState,
     crypto::Credentials,
-    domain::{Application, CalendarId, ProfileStatus, ProviderName},
+    domain::{Application, CalendarId, ChannelId, ProfileId, ProfileStatus, ProviderName},
     jobs::{JobOutcome, SyncJob, handle_sync_message},
     providers::{OAuthClient, ProviderClients},
 };
@@ -63,6 +63,7 @@ office365_on_both_backends!(
     two_mailboxes_of_the_tenant_sync_at_users_with_the_app_token_and_store_no_credentials,
     an_address_outside_the_tenants_domains_is_refused_and_a_missing_mailbox_is_denied,
     a_withdrawn_consent_disconnects_the_mailboxes_at_their_next_sync,
+    a_mailbox_graph_closes_to_the_app_token_is_disconnected_at_its_next_sync,
 );
 
 const ADA: &str = "ada@contoso.example";
@@ -440,29 +441,73 @@ async fn an_address_outside_the_tenants_domains_is_refused_and_a_missing_mailbox
     assert_eq!(api.state.store.count_accounts().await.unwrap(), accounts_before, "nothing stored for it");
 }
 
+/// The mailboxes' profiles and a push channel on each, from the callbacks' codes.
+async fn mailbox_channels(
+    api: &TestApi,
+    app: &Application,
+    secret: &str,
+    receiver: &Receiver,
+    channels: &Receiver,
+) -> Vec<(ProfileId, ChannelId)> {
+    let mut opened = Vec::new();
+    for callback in receiver.bodies() {
+        let code = callback["authorization"]["code"].as_str().expect("a code");
+        let (status, tokens) = exchange(api, app, secret, code, &receiver.url).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let profile = ProfileId::parse(tokens["linking_profile"]["profile_id"].as_str().unwrap()).unwrap();
+        let body = json!({"callback_url": channels.url});
+        let (status, channel) = api.post("/v1/channels", tokens["access_token"].as_str(), body).await;
+        assert_eq!(status, StatusCode::OK, "{channel}");
+        opened.push((profile, ChannelId::parse(channel["channel"]["channel_id"].as_str().unwrap()).unwrap()));
+    }
+    opened
+}
+
+/// Syncs the profile's calendar list: it is disconnected, and the application told once.
+async fn disconnected_at_next_sync(api: &TestApi, state: &AppState, profile: &ProfileId, channel: &ChannelId) {
+    let job = serde_json::to_string(&SyncJob::SyncCalendarList { profile_id: profile.clone() }).unwrap();
+    assert_eq!(
+        handle_sync_message(state, &job).await.unwrap(),
+        JobOutcome::Skipped("the provider refused the credentials; the profile is disconnected")
+    );
+    let store = &api.state.store;
+    assert_eq!(store.get_profile(profile).await.unwrap().unwrap().status, ProfileStatus::Disconnected);
+    let told: Vec<String> =
+        store.list_channel_notifications(channel).await.unwrap().into_iter().map(|n| n.kind).collect();
+    assert_eq!(told.iter().filter(|kind| *kind == "profile_disconnected").count(), 1, "{told:?}");
+}
+
 async fn a_withdrawn_consent_disconnects_the_mailboxes_at_their_next_sync(api: &TestApi) {
     let (microsoft, _) = tenant().await;
     let state = office365_state(api, &microsoft);
     let receiver = Receiver::start(&[]).await;
-    let (_, _, service) = authorize_mailboxes(api, &state, &receiver, &[ADA, GRACE]).await;
-    let store = &api.state.store;
-    let service_account = store.find_service_account_by_account(&account_of(&service)).await.unwrap().unwrap();
-    let mut profiles = Vec::new();
-    for email in [ADA, GRACE] {
-        profiles.push(store.find_service_account_profile(&service_account.id, email).await.unwrap().unwrap());
-    }
+    let channels = Receiver::start(&[]).await;
+    let (app, secret, _) = authorize_mailboxes(api, &state, &receiver, &[ADA, GRACE]).await;
+    let opened = mailbox_channels(api, &app, &secret, &receiver, &channels).await;
+    assert_eq!(opened.len(), 2);
 
     // The administrator removes calsync's application; an hour later the app token needs renewing.
     microsoft.revoke_consent(WORK_TENANT);
     api.clock.advance(Duration::hours(2));
 
-    for profile in &profiles {
-        let job = serde_json::to_string(&SyncJob::SyncCalendarList { profile_id: profile.clone() }).unwrap();
-        assert_eq!(
-            handle_sync_message(&state, &job).await.unwrap(),
-            JobOutcome::Skipped("the provider refused the credentials; the profile is disconnected")
-        );
-        assert_eq!(store.get_profile(profile).await.unwrap().unwrap().status, ProfileStatus::Disconnected);
+    for (profile, channel) in &opened {
+        disconnected_at_next_sync(api, &state, profile, channel).await;
     }
     assert_eq!(app_grants(&microsoft).len(), 3, "the consent's grant, then one refused renewal per mailbox");
+}
+
+async fn a_mailbox_graph_closes_to_the_app_token_is_disconnected_at_its_next_sync(api: &TestApi) {
+    let (microsoft, _) = tenant().await;
+    let state = office365_state(api, &microsoft);
+    let receiver = Receiver::start(&[]).await;
+    let channels = Receiver::start(&[]).await;
+    let (app, secret, _) = authorize_mailboxes(api, &state, &receiver, &[ADA]).await;
+    let opened = mailbox_channels(api, &app, &secret, &receiver, &channels).await;
+
+    // An application access policy now keeps the tenant's app token out of Ada's mailbox.
+    microsoft.restrict_app_access(ADA);
+
+    let (profile, channel) = &opened[0];
+    disconnected_at_next_sync(api, &state, profile, channel).await;
+    assert_eq!(app_grants(&microsoft).len(), 1, "the token was still good: no renewal");
 }
