@@ -51,7 +51,10 @@ fn microsoft_state(api: &TestApi, microsoft: &FakeMicrosoft) -> AppState {
     config.microsoft.graph_url = microsoft.graph_url();
     AppState {
         config: Arc::new(config),
-        providers: Arc::new(ProviderClients { microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)), ..ProviderClients::default() }),
+        providers: Arc::new(ProviderClients {
+            microsoft: Some(client(CLIENT_ID, CLIENT_SECRET)),
+            ..ProviderClients::default()
+        }),
         ..api.state.clone()
     }
 }
