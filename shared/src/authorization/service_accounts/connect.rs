@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::{
     authorization::{AuthorizeRequest, CODE_TTL, Connection, NewAuthorizationCode, append_query, new_account},
     crypto::{Credentials, token_hash},
-    domain::{ProviderName, ServiceAccount, ServiceAccountId, random_token},
+    domain::{AccountId, ProviderName, ServiceAccount, ServiceAccountId, random_token},
     state::AppState,
 };
 
@@ -71,12 +71,23 @@ pub async fn complete_service_account(
         }
     };
 
-    // The code for the service account's own authorization: no profile.
+    Ok(Some(redirect_with_code(state, request, account_id).await?))
+}
+
+/// The service account's own authorization code (naming no profile) for `account_id`, and the
+/// application's redirect URI carrying it.
+pub(super) async fn redirect_with_code(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    account_id: AccountId,
+) -> anyhow::Result<String> {
+    let now = state.clock.now();
     let code = random_token(32);
-    store
+    state
+        .store
         .create_authorization_code(&NewAuthorizationCode {
             code_hash: token_hash(&code),
-            application_id: application.clone(),
+            application_id: request.application_id.clone(),
             account_id,
             profile_id: None,
             redirect_uri: request.redirect_uri.clone(),
@@ -89,5 +100,5 @@ pub async fn complete_service_account(
     if let Some(state) = request.state.as_deref() {
         pairs.push(("state", state));
     }
-    Ok(Some(append_query(&request.redirect_uri, &pairs)))
+    Ok(append_query(&request.redirect_uri, &pairs))
 }

@@ -18,11 +18,11 @@
 use anyhow::Context;
 use reqwest::Method;
 
-use super::MailboxCheck;
+use super::{MailboxCheck, connect::redirect_with_code};
 use crate::{
-    authorization::{AuthorizeRequest, CODE_TTL, NewAuthorizationCode, append_query, new_account},
+    authorization::{AuthorizeRequest, new_account},
     crypto::{Credentials, token_hash},
-    domain::{ProviderName, ServiceAccount, ServiceAccountId, random_token},
+    domain::{ProviderName, ServiceAccount, ServiceAccountId},
     providers::{
         graph::client::{GraphClient, GraphError},
         oauth::{IdentityPlatform, OAuthError, PlatformKind, needs_refresh},
@@ -234,24 +234,7 @@ pub async fn complete_office365(
             account.id
         }
     };
-    let code = random_token(32);
-    store
-        .create_authorization_code(&NewAuthorizationCode {
-            code_hash: token_hash(&code),
-            application_id: application.clone(),
-            account_id,
-            profile_id: None,
-            redirect_uri: request.redirect_uri.clone(),
-            scopes: request.scopes.clone(),
-            created_at: now,
-            expires_at: now + CODE_TTL,
-        })
-        .await?;
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(state) = request.state.as_deref() {
-        pairs.push(("state", state));
-    }
-    Ok(Some(append_query(&request.redirect_uri, &pairs)))
+    Ok(Some(redirect_with_code(state, request, account_id).await?))
 }
 
 /// The tenant's application token, renewed by a new client credentials grant when it is near
