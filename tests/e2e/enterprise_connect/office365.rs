@@ -27,34 +27,7 @@ use serde_json::{Value, json};
 
 use super::{SERVICE_SCOPE, account_of, enterprise_uri, exchange, request_id, take_queued};
 
-/// As `enterprise_on_both_backends`, with the API also served on a loopback port: Graph
-/// validates the subscriptions a mailbox's sync opens by calling their URL.
-macro_rules! office365_on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let now = calsync_tests::api::test_now();
-                    let api = calsync_tests::api::TestApi::served(calsync_tests::db::Backend::Sqlite, now).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let now = calsync_tests::api::test_now();
-                    let api = calsync_tests::api::TestApi::served(calsync_tests::db::Backend::Postgres, now).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
+use crate::api::served_on_both_backends as office365_on_both_backends;
 
 office365_on_both_backends!(
     an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_token_and_a_30_minute_token,

@@ -27,32 +27,7 @@ use super::{changed_since, events, oauth_account, row, stored_calendar};
 
 const ADA: &str = "ada@contoso.example";
 
-macro_rules! microsoft_on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let now = calsync_tests::api::test_now();
-                    let api = calsync_tests::api::TestApi::served(calsync_tests::db::Backend::Sqlite, now).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let now = calsync_tests::api::test_now();
-                    let api = calsync_tests::api::TestApi::served(calsync_tests::db::Backend::Postgres, now).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
+use crate::api::served_on_both_backends as microsoft_on_both_backends;
 
 microsoft_on_both_backends!(
     a_microsoft_calendar_syncs_instances_then_edits_deletions_and_a_cancelled_occurrence,
