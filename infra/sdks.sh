@@ -30,8 +30,9 @@ if [ -z "$wanted" ]; then
     log "no pycronofy==VERSION pin in $PY_REQUIREMENTS"
     exit 1
 fi
-if [ "$installed" != "$wanted" ]; then
-    log "installing pycronofy $wanted into $VENV (found: ${installed:-none})"
+# icalendar reads the Smart Invite invitations back (tests/sdk/python/smart_invite.py).
+if [ "$installed" != "$wanted" ] || ! "$VENV/bin/python" -c 'import icalendar' 2>/dev/null; then
+    log "installing pycronofy $wanted and icalendar into $VENV (found: ${installed:-none})"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$PY_REQUIREMENTS" >&2
 fi
 

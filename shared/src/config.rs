@@ -67,6 +67,9 @@ pub struct Config {
     pub blobs: BlobConfig,
     /// Base URL put into links (`next_page`, OAuth redirects), without a trailing slash.
     pub public_url: String,
+    /// The domain of Smart Invite reply addresses (`invite+<token>@<domain>`); `None`: the
+    /// public URL's host.
+    pub smart_invite_reply_domain: Option<String>,
     /// Address `calsync serve` listens on (unused in Lambda).
     pub listen: SocketAddr,
     /// Local state directory: SQLite file, key file, blobs.
@@ -221,6 +224,7 @@ pub const VARIABLES: &[&str] = &[
     "CALSYNC_RATE_LIMIT_PER_SECOND",
     "CALSYNC_SERVER_CONCURRENCY",
     "CALSYNC_SERVER_REQUESTS_PER_MINUTE",
+    "CALSYNC_SMART_INVITE_REPLY_DOMAIN",
     "CALSYNC_SYNC_QUEUE_URL",
 ];
 
@@ -311,6 +315,21 @@ impl Config {
             }
             None if mode == Mode::Local => format!("http://{listen}"),
             None => return Err(ConfigError::new("CALSYNC_PUBLIC_URL", "is required in Lambda (the API's base URL)")),
+        };
+
+        let smart_invite_reply_domain = match lookup("CALSYNC_SMART_INVITE_REPLY_DOMAIN") {
+            None => None,
+            Some(domain)
+                if !domain.is_empty() && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') =>
+            {
+                Some(domain.to_ascii_lowercase())
+            }
+            Some(domain) => {
+                return Err(ConfigError::new(
+                    "CALSYNC_SMART_INVITE_REPLY_DOMAIN",
+                    format!("must be a domain name, not `{domain}`"),
+                ));
+            }
         };
 
         let allow_http_callbacks = match lookup("CALSYNC_ALLOW_HTTP_CALLBACKS").as_deref() {
@@ -444,6 +463,7 @@ impl Config {
             queue,
             blobs,
             public_url,
+            smart_invite_reply_domain,
             listen,
             data_dir,
             admin_token,

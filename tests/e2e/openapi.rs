@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/channels"),
     ("GET", "/v1/channels"),
     ("DELETE", "/v1/channels/{channel_id}"),
+    ("POST", "/v1/smart_invites"),
+    ("GET", "/v1/smart_invites"),
     ("POST", "/v1/service_account_authorizations"),
     ("GET", "/admin/v1/applications"),
     ("POST", "/admin/v1/applications"),

@@ -5,7 +5,7 @@
 
 use calsync_core::domain::{EventKind, EventTime, EventUid};
 use calsync_core::retention::{self, RetentionInput};
-use calsync_core::store::EventUpsert;
+use calsync_core::store::{EventUpsert, SmartInvite};
 use calsync_tests::api::{Authorized, TestApi};
 use calsync_tests::fixtures::third_party_event;
 use chrono::{DateTime, Duration};
@@ -20,6 +20,7 @@ api_on_both_backends!(
     a_service_accounts_credentials_go_30_days_after_its_authorizations_end,
     account_structure_goes_90_days_after_the_last_authorization_ends,
     request_logs_go_after_90_days,
+    smart_invites_go_30_days_after_the_event_ends,
     a_dry_run_and_the_plan_count_without_removing,
     twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs_each_once,
 );
@@ -274,6 +275,7 @@ async fn a_dry_run_and_the_plan_count_without_removing(api: &TestApi) {
             ("credentials", 0),
             ("account_structure", 0),
             ("request_logs", 0),
+            ("smart_invites", 0),
         ]
     );
     api.clock.advance(Duration::days(31));
@@ -354,8 +356,50 @@ async fn twenty_five_thousand_expired_rows_go_across_several_deadline_bound_runs
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].1, "done");
     let rules: Vec<&str> = runs[0].2["rules"].as_array().unwrap().iter().filter_map(|r| r["rule"].as_str()).collect();
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), 7);
     assert!(runs[0].2["rules"].as_array().unwrap().iter().all(|r| r["duration_ms"].is_u64()));
+}
+
+fn smart_invite(
+    application: &calsync_core::domain::ApplicationId,
+    id: &str,
+    event_end: DateTime<chrono::Utc>,
+) -> SmartInvite {
+    SmartInvite {
+        application_id: application.clone(),
+        smart_invite_id: id.to_owned(),
+        recipient_email: "guest@example.com".to_owned(),
+        uid: format!("{id}@calsync"),
+        reply_token: format!("token-{id}"),
+        method: "request".to_owned(),
+        sequence: 0,
+        status: "pending".to_owned(),
+        callback_url: None,
+        organizer: sqlx::types::Json(serde_json::json!({})),
+        event: sqlx::types::Json(serde_json::json!({ "summary": id })),
+        event_end,
+        created_at: event_end - Duration::days(60),
+        updated_at: event_end - Duration::days(60),
+    }
+}
+
+async fn smart_invites_go_30_days_after_the_event_ends(api: &TestApi) {
+    let (app, _) = api.application("Inviting").await;
+    let store = &api.state.store;
+    store.save_smart_invite(&smart_invite(&app.id, "ended", api.now())).await.unwrap();
+    store.save_smart_invite(&smart_invite(&app.id, "later", api.now() + Duration::days(10))).await.unwrap();
+    let application = &app.id;
+    let kept = |id: &'static str| async move {
+        api.state.store.get_smart_invite(application, id, "guest@example.com").await.unwrap().is_some()
+    };
+
+    api.clock.advance(Duration::days(29));
+    assert_eq!(removed(&run(api).await, "smart_invites"), 0);
+    assert!(kept("ended").await);
+    api.clock.advance(Duration::days(2));
+    assert_eq!(removed(&run(api).await, "smart_invites"), 1);
+    assert!(!kept("ended").await);
+    assert!(kept("later").await);
 }
 
 /// The boundary test of each rule the run carries out.
@@ -366,6 +410,7 @@ const RULE_TESTS: &[(&str, &str)] = &[
     ("credentials", "credentials_go_30_days_after_the_last_authorization_ends"),
     ("account_structure", "account_structure_goes_90_days_after_the_last_authorization_ends"),
     ("request_logs", "request_logs_go_after_90_days"),
+    ("smart_invites", "smart_invites_go_30_days_after_the_event_ends"),
 ];
 
 /// A rule added to the run without a boundary test here fails this.

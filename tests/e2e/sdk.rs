@@ -157,6 +157,35 @@ async fn pycronofy_drives_the_whole_api_flow() {
     assert_flow("pycronofy", &run, "sdk-python");
 }
 
+/// pycronofy's `upsert_smart_invite`, `get_smart_invite` and `cancel_smart_invite`; each
+/// invitation parses with Python's `icalendar` and imports into Radicale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pycronofy_drives_smart_invites_and_the_invitation_reads_back_in_icalendar_and_radicale() {
+    let python = std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
+    });
+    let dir = repo_root().join("tests/sdk/python");
+    let run = drive(python, vec![dir.join("smart_invite.py").display().to_string()], dir).await;
+    let summary = run.summary();
+    for (name, outcome) in summary["steps"].as_object().unwrap() {
+        assert_eq!(outcome, "ok", "step {name}; stderr:\n{}", run.stderr);
+    }
+    assert_eq!(summary["steps"].as_object().unwrap().len(), 5, "{summary}");
+    assert_eq!(
+        summary["values"],
+        json!({
+            "recipient": { "email": "guest@example.com", "status": "pending" },
+            "sequence_after_update": 1,
+            "replies": [],
+            "summary": "Board meeting (moved)",
+            "radicale_summary": "Board meeting",
+            "cancel_method": "CANCEL",
+            "cancel_status": "CANCELLED",
+        })
+    );
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_cronofy_sdk_drives_the_whole_api_flow() {
     let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")

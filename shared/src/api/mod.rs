@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 mod admin;
 mod channels;
+mod smart_invites;
 pub mod error;
 pub mod extract;
 mod health;
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reads::router())
         .merge(writes::router())
         .merge(channels::router())
+        .merge(smart_invites::router())
         .merge(service_accounts::router())
         .merge(push::router())
         .merge(admin::router())

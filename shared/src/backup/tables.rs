@@ -107,6 +107,26 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "smart_invites",
+        key: &["application_id", "smart_invite_id", "recipient_email"],
+        columns: &[
+            col("application_id", Text),
+            col("smart_invite_id", Text),
+            col("recipient_email", Text),
+            col("uid", Text),
+            col("reply_token", Text),
+            col("method", Text),
+            col("sequence", Integer),
+            col("status", Text),
+            col("callback_url", Text),
+            col("organizer", Json),
+            col("event", Json),
+            col("event_end", Timestamp),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+        ],
+    },
+    Table {
         name: "service_accounts",
         key: &["id"],
         columns: &[

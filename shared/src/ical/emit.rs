@@ -16,14 +16,37 @@ use crate::store::EventUpsert;
 
 const PRODID: &str = "-//calsync//calsync//EN";
 
+/// What turns an event into an iTIP message (RFC 5546): the method (`REQUEST`, `CANCEL`) and
+/// the revision's SEQUENCE. Attendees are then asked to reply (RSVP=TRUE).
+#[derive(Debug, Clone, Copy)]
+pub struct Scheduling<'a> {
+    pub method: &'a str,
+    pub sequence: i64,
+}
+
 /// The VCALENDAR text for `event`, with the given UID and DTSTAMP (the injected clock's now).
 pub fn to_ics(event: &EventUpsert, uid: &str, dtstamp: DateTime<Utc>) -> String {
+    render(event, uid, dtstamp, None)
+}
+
+/// The invitation (or cancellation) for `event`: the VCALENDAR with METHOD, SEQUENCE and RSVP.
+pub fn to_invitation(event: &EventUpsert, uid: &str, dtstamp: DateTime<Utc>, scheduling: Scheduling<'_>) -> String {
+    render(event, uid, dtstamp, Some(scheduling))
+}
+
+fn render(event: &EventUpsert, uid: &str, dtstamp: DateTime<Utc>, scheduling: Option<Scheduling<'_>>) -> String {
     let mut lines: Vec<String> =
         vec!["BEGIN:VCALENDAR".into(), "VERSION:2.0".into(), format!("PRODID:{PRODID}"), "CALSCALE:GREGORIAN".into()];
+    if let Some(s) = scheduling {
+        lines.push(format!("METHOD:{}", s.method));
+    }
     let zone_block_at = lines.len();
     lines.push("BEGIN:VEVENT".into());
     lines.push(format!("UID:{}", escape(uid)));
     lines.push(format!("DTSTAMP:{}", utc(dtstamp)));
+    if let Some(s) = scheduling {
+        lines.push(format!("SEQUENCE:{}", s.sequence.max(0)));
+    }
     lines.push(time_line("DTSTART", &event.start));
     lines.push(time_line("DTEND", &event.end));
     if let Some(rule) = event.recurrence_rule.as_deref().map(|r| r.trim()).filter(|r| !r.is_empty()) {
@@ -53,7 +76,9 @@ pub fn to_ics(event: &EventUpsert, uid: &str, dtstamp: DateTime<Utc>) -> String 
             AttendeeStatus::Tentative => "TENTATIVE",
             AttendeeStatus::NeedsAction | AttendeeStatus::Unknown => "NEEDS-ACTION",
         };
-        lines.push(format!("ATTENDEE{cn};PARTSTAT={partstat}:mailto:{}", attendee.email.replace(['\r', '\n'], "")));
+        let rsvp = if scheduling.is_some() { ";RSVP=TRUE" } else { "" };
+        let email = attendee.email.replace(['\r', '\n'], "");
+        lines.push(format!("ATTENDEE{cn}{rsvp};PARTSTAT={partstat}:mailto:{email}"));
     }
     if !event.categories.is_empty() {
         let values: Vec<String> = event.categories.iter().map(|c| escape(c)).collect();

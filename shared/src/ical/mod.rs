@@ -12,7 +12,7 @@ mod model;
 mod parse;
 mod zones;
 
-pub use emit::to_ics;
+pub use emit::{Scheduling, to_ics, to_invitation};
 pub use expand::{Expansion, MAX_OCCURRENCES, Occurrence, expand};
 pub use model::{Component, Series, Warning};
 pub use parse::{Limits, parse_feed, parse_resource};

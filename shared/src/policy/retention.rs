@@ -42,6 +42,7 @@ pub enum Purgeable {
     Credentials,
     AccountStructure,
     RequestLogs,
+    SmartInvites,
 }
 
 /// One row of the policy's retention table.
@@ -121,7 +122,7 @@ pub const RULES: &[Rule] = &[
         data: "Smart Invites",
         clock: Clock::EventEnded,
         keep: Some(Duration::days(30)),
-        purge: Purge::Elsewhere("none are stored yet"),
+        purge: Purge::Batched(Purgeable::SmartInvites),
     },
     Rule {
         name: "backups",
@@ -170,13 +171,14 @@ pub fn markdown_table() -> String {
 
 /// The rules the retention run carries out itself, in the order it runs them.
 pub fn batched() -> impl Iterator<Item = (&'static Rule, Purgeable, Duration)> {
-    const ORDER: [Purgeable; 6] = [
+    const ORDER: [Purgeable; 7] = [
         Purgeable::EventsOutsideWindow,
         Purgeable::ThirdPartyEvents,
         Purgeable::PartnerEvents,
         Purgeable::Credentials,
         Purgeable::AccountStructure,
         Purgeable::RequestLogs,
+        Purgeable::SmartInvites,
     ];
     ORDER.into_iter().filter_map(|wanted| {
         RULES.iter().find_map(|rule| match (rule.purge, rule.keep) {
@@ -201,7 +203,8 @@ mod tests {
                 "partner_events",
                 "credentials",
                 "account_structure",
-                "request_logs"
+                "request_logs",
+                "smart_invites"
             ]
         );
         let batched_rules = RULES.iter().filter(|r| matches!(r.purge, Purge::Batched(_))).count();

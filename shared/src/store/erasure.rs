@@ -34,6 +34,7 @@ pub const CATALOGUE: &[(&str, Holds)] = &[
     // A service account is its own account's data; its mailboxes' profiles belong to theirs.
     ("service_accounts", Holds::AccountData("account_id")),
     ("accounts", Holds::AccountData("id")),
+    ("smart_invites", Holds::Nothing("recipients who authorized nothing; purged 30 days after the event ends")),
     ("integrators", Holds::Nothing("integrators' own details, kept under their rules")),
     ("integrator_billing", Holds::Nothing("billing records, kept permanently")),
     ("applications", Holds::Nothing("application configuration, kept permanently")),

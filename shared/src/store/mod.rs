@@ -37,6 +37,7 @@ mod request_logs;
 mod retention;
 mod server_budgets;
 mod service_accounts;
+mod smart_invites;
 mod sync;
 mod sync_states;
 mod writes;
@@ -50,6 +51,7 @@ pub use job_runs::JobClaim;
 pub use notifications::{AttemptRecord, Notification};
 pub use provider_watches::ProviderWatch;
 pub use request_logs::RequestLog;
+pub use smart_invites::SmartInvite;
 pub use sync::{Committed, PartnerCopy, RecordedPush, SyncCommit};
 
 /// A store operation that failed. Callers map it to a generic error; the text is for logs only.

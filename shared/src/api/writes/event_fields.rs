@@ -18,7 +18,7 @@ const MAX_REMINDER_MINUTES: i64 = 40320;
 const MAX_ATTENDEES: usize = 500;
 
 /// `{description, lat, long}`; an object with none of them clears the location.
-pub(super) fn location(value: &Value, errors: &mut Errors) -> Option<Location> {
+pub(in crate::api) fn location(value: &Value, errors: &mut Errors) -> Option<Location> {
     let object = fields::nested(value, "location", errors)?;
     let description = fields::get(object, "description")
         .and_then(|v| fields::string(v, "location.description", MAX_LOCATION, errors));
@@ -48,7 +48,7 @@ pub(super) fn location(value: &Value, errors: &mut Errors) -> Option<Location> {
 }
 
 /// An absolute http(s) URL.
-pub(super) fn url(value: &Value, errors: &mut Errors) -> Option<String> {
+pub(in crate::api) fn url(value: &Value, errors: &mut Errors) -> Option<String> {
     let text = fields::string(value, "url", MAX_URL, errors)?;
     let lower = text.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));

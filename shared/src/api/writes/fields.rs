@@ -11,44 +11,44 @@ use crate::api::{
 };
 
 /// A JSON object body.
-pub(super) type Body = Map<String, Value>;
+pub(in crate::api) type Body = Map<String, Value>;
 
 /// The body as an object; anything else is a 422 on `body`.
-pub(super) fn object(body: &Value) -> ApiResult<&Body> {
+pub(in crate::api) fn object(body: &Value) -> ApiResult<&Body> {
     body.as_object().ok_or_else(|| ApiError::invalid("body", keys::INVALID_TYPE, "the body must be a JSON object"))
 }
 
 /// The problems found so far, reported together as one 422.
 #[derive(Debug, Default)]
-pub(super) struct Errors(Vec<FieldError>);
+pub(in crate::api) struct Errors(Vec<FieldError>);
 
 impl Errors {
-    pub(super) fn add(&mut self, field: impl Into<String>, key: &'static str, description: impl Into<String>) {
+    pub(in crate::api) fn add(&mut self, field: impl Into<String>, key: &'static str, description: impl Into<String>) {
         self.0.push(FieldError { field: field.into(), key, description: description.into() });
     }
 
-    pub(super) fn required(&mut self, field: impl Into<String>) {
+    pub(in crate::api) fn required(&mut self, field: impl Into<String>) {
         self.add(field, keys::REQUIRED, "required");
     }
 
     /// How many problems were found so far.
-    pub(super) fn len(&self) -> usize {
+    pub(in crate::api) fn len(&self) -> usize {
         self.0.len()
     }
 
     /// `Ok` when nothing was found, else the 422.
-    pub(super) fn finish(self) -> ApiResult<()> {
+    pub(in crate::api) fn finish(self) -> ApiResult<()> {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::Invalid(self.0)) }
     }
 }
 
 /// `obj[key]`, with `null` as absent.
-pub(super) fn get<'a>(obj: &'a Body, key: &str) -> Option<&'a Value> {
+pub(in crate::api) fn get<'a>(obj: &'a Body, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
 /// A string of at most `max` characters.
-pub(super) fn string(value: &Value, field: &str, max: usize, errors: &mut Errors) -> Option<String> {
+pub(in crate::api) fn string(value: &Value, field: &str, max: usize, errors: &mut Errors) -> Option<String> {
     let Some(text) = value.as_str() else {
         errors.add(field, keys::INVALID_TYPE, "must be a string");
         return None;
@@ -61,7 +61,7 @@ pub(super) fn string(value: &Value, field: &str, max: usize, errors: &mut Errors
 }
 
 /// A required, non-empty string of at most `max` characters.
-pub(super) fn required_string(obj: &Body, field: &str, max: usize, errors: &mut Errors) -> Option<String> {
+pub(in crate::api) fn required_string(obj: &Body, field: &str, max: usize, errors: &mut Errors) -> Option<String> {
     match get(obj, field) {
         None => {
             errors.required(field);
@@ -78,7 +78,7 @@ pub(super) fn required_string(obj: &Body, field: &str, max: usize, errors: &mut 
 }
 
 /// A boolean; `"true"`/`"false"` strings are accepted as well.
-pub(super) fn boolean(value: &Value, field: &str, errors: &mut Errors) -> Option<bool> {
+pub(in crate::api) fn boolean(value: &Value, field: &str, errors: &mut Errors) -> Option<bool> {
     let parsed = match value {
         Value::Bool(b) => Some(*b),
         Value::String(s) => parse_bool(s),
@@ -91,7 +91,7 @@ pub(super) fn boolean(value: &Value, field: &str, errors: &mut Errors) -> Option
 }
 
 /// An integer within `range`.
-pub(super) fn integer(value: &Value, field: &str, range: RangeInclusive<i64>, errors: &mut Errors) -> Option<i64> {
+pub(in crate::api) fn integer(value: &Value, field: &str, range: RangeInclusive<i64>, errors: &mut Errors) -> Option<i64> {
     let Some(n) = value.as_i64() else {
         errors.add(field, keys::INVALID_TYPE, "must be an integer");
         return None;
@@ -104,7 +104,7 @@ pub(super) fn integer(value: &Value, field: &str, range: RangeInclusive<i64>, er
 }
 
 /// An array of at most `max` items.
-pub(super) fn array<'a>(value: &'a Value, field: &str, max: usize, errors: &mut Errors) -> Option<&'a Vec<Value>> {
+pub(in crate::api) fn array<'a>(value: &'a Value, field: &str, max: usize, errors: &mut Errors) -> Option<&'a Vec<Value>> {
     let Some(items) = value.as_array() else {
         errors.add(field, keys::INVALID_TYPE, "must be an array");
         return None;
@@ -117,7 +117,7 @@ pub(super) fn array<'a>(value: &'a Value, field: &str, max: usize, errors: &mut 
 }
 
 /// A JSON object.
-pub(super) fn nested<'a>(value: &'a Value, field: &str, errors: &mut Errors) -> Option<&'a Body> {
+pub(in crate::api) fn nested<'a>(value: &'a Value, field: &str, errors: &mut Errors) -> Option<&'a Body> {
     let object = value.as_object();
     if object.is_none() {
         errors.add(field, keys::INVALID_TYPE, "must be an object");

@@ -29,12 +29,12 @@ use crate::{
 mod batch;
 mod bulk_delete;
 mod delete;
-mod event_fields;
+pub(super) mod event_fields;
 mod event_input;
-mod fields;
+pub(super) mod fields;
 mod participation;
 mod recurrence;
-mod times;
+pub(super) mod times;
 mod upsert;
 
 pub(super) fn router() -> Router<AppState> {

@@ -24,7 +24,7 @@ const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 const FORMAT_HINT: &str = "must be a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)";
 
 /// A zone name, reporting an unknown one on `field`.
-pub(super) fn zone(value: &Value, field: &str, errors: &mut Errors) -> Option<Tz> {
+pub(in crate::api) fn zone(value: &Value, field: &str, errors: &mut Errors) -> Option<Tz> {
     let name = fields::string(value, field, 64, errors)?;
     match parse_tz(name.trim()) {
         Ok(tz) => Some(tz),
@@ -36,7 +36,7 @@ pub(super) fn zone(value: &Value, field: &str, errors: &mut Errors) -> Option<Tz
 }
 
 /// Parses one of `start`/`end`; `default_tz` is the body's `tzid` (or UTC).
-pub(super) fn event_time(value: &Value, field: &str, default_tz: Tz, errors: &mut Errors) -> Option<EventTime> {
+pub(in crate::api) fn event_time(value: &Value, field: &str, default_tz: Tz, errors: &mut Errors) -> Option<EventTime> {
     let (text, tz) = match value {
         Value::String(text) => (text.as_str(), default_tz),
         Value::Object(object) => {
@@ -100,7 +100,7 @@ fn parse(text: &str, tz: Tz) -> Result<EventTime, (&'static str, &'static str)> 
 }
 
 /// Both dates or both times, and `start` before `end`; problems are reported on `end`.
-pub(super) fn check_span(start: &EventTime, end: &EventTime, errors: &mut Errors) {
+pub(in crate::api) fn check_span(start: &EventTime, end: &EventTime, errors: &mut Errors) {
     if start.is_all_day() != end.is_all_day() {
         errors.add("end", keys::INVALID, "start and end must both be dates or both be times");
     } else if start.sort_key() >= end.sort_key() {
