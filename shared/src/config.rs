@@ -580,6 +580,15 @@ mod tests {
     }
 
     #[test]
+    fn the_smart_invite_reply_domain_must_be_a_domain_name() {
+        assert_eq!(config(&[]).unwrap().smart_invite_reply_domain, None);
+        let c = config(&[("CALSYNC_SMART_INVITE_REPLY_DOMAIN", "Invites.Example.com")]).unwrap();
+        assert_eq!(c.smart_invite_reply_domain.as_deref(), Some("invites.example.com"));
+        let e = config(&[("CALSYNC_SMART_INVITE_REPLY_DOMAIN", "x@example.com")]).unwrap_err();
+        assert!(e.to_string().contains("CALSYNC_SMART_INVITE_REPLY_DOMAIN"), "{e}");
+    }
+
+    #[test]
     fn an_empty_environment_gives_the_local_defaults() {
         let c = config(&[]).unwrap();
         assert_eq!(c.mode, Mode::Local);
