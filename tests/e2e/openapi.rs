@@ -46,6 +46,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/channels/{channel_id}"),
     ("POST", "/v1/smart_invites"),
     ("GET", "/v1/smart_invites"),
+    ("POST", "/inbound/smart_invite_replies"),
     ("POST", "/v1/service_account_authorizations"),
     ("GET", "/admin/v1/applications"),
     ("POST", "/admin/v1/applications"),

@@ -185,6 +185,21 @@ impl TestApi {
         (status, json)
     }
 
+    /// POSTs a raw body with its content type in-process; returns the status and the JSON body.
+    pub async fn post_raw(&self, path: &str, bearer: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", content_type)
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = calsync_core::api::app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str, bearer: &str) -> (StatusCode, Value) {
         self.request(Method::GET, path, Some(bearer), None).await
     }

@@ -108,3 +108,48 @@ impl Store {
         Ok(n == 1)
     }
 }
+
+impl Store {
+    /// The invite whose reply address carries `token`.
+    #[tracing::instrument(skip_all)]
+    pub async fn smart_invite_by_reply_token(&self, token: &str) -> StoreResult<Option<SmartInvite>> {
+        let sql = format!("SELECT {COLUMNS} FROM smart_invites WHERE reply_token = $1");
+        let row = with_pool!(self, pool => sqlx::query_as(&sql).bind(token).fetch_optional(pool).await?);
+        Ok(row)
+    }
+
+    /// The invites with this iCalendar UID for this (lower-case) recipient.
+    #[tracing::instrument(skip_all)]
+    pub async fn smart_invites_by_uid(&self, uid: &str, recipient_email: &str) -> StoreResult<Vec<SmartInvite>> {
+        let sql = format!("SELECT {COLUMNS} FROM smart_invites WHERE uid = $1 AND recipient_email = $2");
+        let rows = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(uid)
+            .bind(recipient_email.to_lowercase())
+            .fetch_all(pool)
+            .await?);
+        Ok(rows)
+    }
+
+    /// Sets one recipient's reply status; false when it already had that status (or no row).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_smart_invite_status(
+        &self,
+        invite: &SmartInvite,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // language=SQL
+        const SQL: &str = "UPDATE smart_invites SET status = $4, updated_at = $5 WHERE application_id = $1 \
+                           AND smart_invite_id = $2 AND recipient_email = $3 AND status <> $4";
+        let n = with_pool!(self, pool => sqlx::query(SQL)
+            .bind(&invite.application_id)
+            .bind(&invite.smart_invite_id)
+            .bind(&invite.recipient_email)
+            .bind(status)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+}

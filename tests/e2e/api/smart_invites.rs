@@ -12,7 +12,102 @@ api_on_both_backends!(
     a_smart_invite_is_created_repeated_updated_cancelled_and_removed,
     a_smart_invite_for_several_recipients_invites_them_all,
     smart_invites_take_only_the_client_secret_and_report_invalid_fields,
+    a_reply_by_mail_or_as_a_calendar_sets_the_recipients_status,
+    replies_that_match_no_invite_or_are_malformed_change_nothing,
 );
+
+const ADMIN: &str = "admin-test-token";
+const INBOUND: &str = "/inbound/smart_invite_replies";
+const READ: &str = "/v1/smart_invites?smart_invite_id=board-42&recipient_email=guest%40example.com";
+
+fn reply_ics(uid: &str, attendee: &str, partstat: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Guest//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n{uid}\r\n\
+         DTSTAMP:20260601T120000Z\r\nATTENDEE;PARTSTAT={partstat};CN=Guest:mailto:{attendee}\r\n\
+         COMMENT:Looking forward\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+fn mime(to: &str, ics: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(ics);
+    let wrapped: Vec<&str> = encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!(
+        "From: Guest <guest@example.com>\r\nTo: Board Office <{to}>\r\nSubject: Accepted: Board meeting\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nAccepted\r\n--b1\r\n\
+         Content-Type: text/calendar; method=REPLY; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {}\r\n--b1--\r\n",
+        wrapped.join("\r\n")
+    )
+}
+
+/// The invite created by `body`, its UID line and its reply address.
+async fn invited(api: &TestApi, secret: &str) -> (String, String) {
+    let (status, created) = api.post("/v1/smart_invites", Some(secret), body("Board meeting")).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let text = ics(&created);
+    let uid = line(&text, "UID:").unwrap().to_owned();
+    let organizer = line(&text, "ORGANIZER").unwrap();
+    let address = organizer.rsplit_once("mailto:").unwrap().1.to_owned();
+    (uid, address)
+}
+
+async fn a_reply_by_mail_or_as_a_calendar_sets_the_recipients_status(api: &TestApi) {
+    let (_app, secret) = api.application("Invites").await;
+    let (uid, address) = invited(api, &secret).await;
+
+    // A raw message with a base64 calendar part, addressed to the reply address.
+    let message = mime(&address, &reply_ics(&uid, "Guest@Example.com", "ACCEPTED"));
+    let (status, answer) = api.post_raw(INBOUND, ADMIN, "message/rfc822", &message).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["changed"], true);
+    let (_, read) = api.get(READ, &secret).await;
+    assert_eq!(read["recipient"], json!({ "email": "guest@example.com", "status": "accepted" }));
+    assert_eq!(read["replies"], json!([{ "email": "guest@example.com", "status": "accepted" }]));
+
+    // The same reply again changes nothing.
+    let (status, answer) = api.post_raw(INBOUND, ADMIN, "message/rfc822", &message).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["changed"], false);
+
+    // A bare calendar, found by UID and attendee.
+    let bare = reply_ics(&uid, "guest@example.com", "DECLINED");
+    let (status, answer) = api.post_raw(INBOUND, ADMIN, "text/calendar; method=REPLY", &bare).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, read) = api.get(READ, &secret).await;
+    assert_eq!(read["recipient"]["status"], "declined");
+    assert_eq!(read["replies"], json!([{ "email": "guest@example.com", "status": "declined" }]));
+}
+
+async fn replies_that_match_no_invite_or_are_malformed_change_nothing(api: &TestApi) {
+    let (_app, secret) = api.application("Invites").await;
+    let (uid, address) = invited(api, &secret).await;
+    let good = reply_ics(&uid, "guest@example.com", "ACCEPTED");
+
+    // Only the admin token is accepted.
+    let (status, _) = api.post_raw(INBOUND, &secret, "text/calendar", &good).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let cases = [
+        ("text/calendar", reply_ics("UID:unknown@x", "guest@example.com", "ACCEPTED"), StatusCode::NOT_FOUND),
+        ("text/calendar", reply_ics(&uid, "someone@example.com", "ACCEPTED"), StatusCode::NOT_FOUND),
+        ("message/rfc822", mime(&address, &reply_ics(&uid, "someone@example.com", "ACCEPTED")), StatusCode::NOT_FOUND),
+        ("message/rfc822", mime("invite+nosuchtoken@calsync.test", &good), StatusCode::NOT_FOUND),
+        ("text/calendar", good.replace("METHOD:REPLY", "METHOD:REQUEST"), StatusCode::UNPROCESSABLE_ENTITY),
+        ("text/calendar", good.replace("ACCEPTED", "NEEDS-ACTION"), StatusCode::UNPROCESSABLE_ENTITY),
+        ("text/calendar", "not a calendar".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("message/rfc822", "Subject: hi\r\n\r\nno calendar".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("application/json", good.clone(), StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (content_type, request, expected) in cases {
+        let (status, answer) = api.post_raw(INBOUND, ADMIN, content_type, &request).await;
+        assert_eq!(status, expected, "{content_type} {request} → {answer}");
+    }
+    let (_, read) = api.get(READ, &secret).await;
+    assert_eq!(read["recipient"]["status"], "pending");
+    assert_eq!(read["replies"], json!([]));
+}
 
 fn body(summary: &str) -> Value {
     json!({

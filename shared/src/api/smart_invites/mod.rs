@@ -11,10 +11,14 @@ use crate::{config::Config, ical, state::AppState, store::SmartInvite};
 
 mod event;
 mod get;
+mod inbound;
+mod reply;
 mod upsert;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/smart_invites", post(upsert::post).get(get::get))
+    Router::new()
+        .route("/v1/smart_invites", post(upsert::post).get(get::get))
+        .route("/inbound/smart_invite_replies", post(reply::post))
 }
 
 /// The reply address of an invite: `invite+<token>@<domain>`, the domain configured or else the
@@ -47,7 +51,7 @@ fn icalendar(config: &Config, rows: &[SmartInvite]) -> String {
 }
 
 /// Cronofy's invite object: `recipient` (or `recipients`), the invite's fields, the invitation
-/// and the replies (none until the reply endpoint exists).
+/// and the replies (one per recipient who has answered, with the status answered).
 fn invite_json(config: &Config, rows: &[SmartInvite], many: bool) -> Value {
     let Some(first) = rows.first() else { return json!({}) };
     let people: Vec<Value> = rows.iter().map(|r| json!({ "email": r.recipient_email, "status": r.status })).collect();
@@ -56,7 +60,8 @@ fn invite_json(config: &Config, rows: &[SmartInvite], many: bool) -> Value {
         "callback_url": first.callback_url,
         "event": first.event.0,
         "attachments": { "icalendar": icalendar(config, rows) },
-        "replies": [],
+        "replies": rows.iter().filter(|r| r.status != "pending")
+            .map(|r| json!({ "email": r.recipient_email, "status": r.status })).collect::<Vec<_>>(),
     });
     if many {
         object["recipients"] = Value::Array(people);
