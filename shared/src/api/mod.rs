@@ -19,7 +19,6 @@ use crate::state::AppState;
 
 mod admin;
 mod channels;
-mod smart_invites;
 pub mod error;
 pub mod extract;
 mod health;
@@ -32,6 +31,7 @@ pub mod rate_limit;
 mod reads;
 mod request_log;
 mod service_accounts;
+mod smart_invites;
 mod writes;
 
 /// Request bodies above this size are answered with 413 before any handler runs.

@@ -91,7 +91,12 @@ pub(in crate::api) fn boolean(value: &Value, field: &str, errors: &mut Errors) -
 }
 
 /// An integer within `range`.
-pub(in crate::api) fn integer(value: &Value, field: &str, range: RangeInclusive<i64>, errors: &mut Errors) -> Option<i64> {
+pub(in crate::api) fn integer(
+    value: &Value,
+    field: &str,
+    range: RangeInclusive<i64>,
+    errors: &mut Errors,
+) -> Option<i64> {
     let Some(n) = value.as_i64() else {
         errors.add(field, keys::INVALID_TYPE, "must be an integer");
         return None;
@@ -104,7 +109,12 @@ pub(in crate::api) fn integer(value: &Value, field: &str, range: RangeInclusive<
 }
 
 /// An array of at most `max` items.
-pub(in crate::api) fn array<'a>(value: &'a Value, field: &str, max: usize, errors: &mut Errors) -> Option<&'a Vec<Value>> {
+pub(in crate::api) fn array<'a>(
+    value: &'a Value,
+    field: &str,
+    max: usize,
+    errors: &mut Errors,
+) -> Option<&'a Vec<Value>> {
     let Some(items) = value.as_array() else {
         errors.add(field, keys::INVALID_TYPE, "must be an array");
         return None;
