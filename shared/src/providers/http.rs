@@ -51,6 +51,41 @@ pub(crate) async fn send(request: reqwest::RequestBuilder, limit: usize) -> Resu
     Ok(Answer { status, retry_after, body })
 }
 
+/// How a JSON API (Google, Graph) answered a request.
+#[derive(Debug)]
+pub(crate) enum JsonAnswer {
+    /// A success: its JSON body, `Null` when empty.
+    Json(serde_json::Value),
+    /// A success whose body is not JSON.
+    NotJson,
+    /// An error status, for the client to classify by its own error body.
+    Failed(Answer),
+    /// The answer could not be read at all.
+    Unread(ReadFailure),
+}
+
+/// Sends a JSON API request with an optional JSON `body` and `If-Match`, the answer capped at
+/// `limit` bytes.
+pub(crate) async fn send_json(
+    mut request: reqwest::RequestBuilder,
+    body: Option<&serde_json::Value>,
+    if_match: Option<&str>,
+    limit: usize,
+) -> JsonAnswer {
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(etag) = if_match {
+        request = request.header(reqwest::header::IF_MATCH, etag);
+    }
+    match send(request, limit).await {
+        Err(failure) => JsonAnswer::Unread(failure),
+        Ok(answer) if !answer.status.is_success() => JsonAnswer::Failed(answer),
+        Ok(answer) if answer.body.is_empty() => JsonAnswer::Json(serde_json::Value::Null),
+        Ok(answer) => serde_json::from_slice(&answer.body).map_or(JsonAnswer::NotJson, JsonAnswer::Json),
+    }
+}
+
 /// Reads a body chunk by chunk and gives up as soon as it passes `limit`, so an endless or huge
 /// response costs at most `limit` bytes of memory.
 pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadFailure> {

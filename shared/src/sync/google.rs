@@ -61,16 +61,11 @@ const WATCH_TTL_SECONDS: i64 = 7 * 24 * 3600;
 #[derive(Debug)]
 pub struct GoogleProvider {
     client: Mutex<GoogleClient>,
-    api_url: String,
     tokens: Tokens,
-    /// `quotaUser` for a delegated mailbox.
-    quota_user: Option<String>,
     default_tz: Tz,
     /// Every event of a calendar as the last full listing returned it, so the listing that
     /// yields a cursor also serves the window fill that follows it.
     listed: Mutex<BTreeMap<String, Vec<Value>>>,
-    /// Requests sent by clients replaced after a token refresh.
-    earlier_requests: Mutex<u64>,
 }
 
 impl GoogleProvider {
@@ -86,12 +81,9 @@ impl GoogleProvider {
         let client = GoogleClient::new(api_url, &session.access_token()).map_err(classify)?;
         Ok(Self {
             client: Mutex::new(client),
-            api_url: api_url.to_owned(),
             tokens: Tokens::OAuth(session),
-            quota_user: None,
             default_tz,
             listed: Mutex::new(BTreeMap::new()),
-            earlier_requests: Mutex::new(0),
         })
     }
 
@@ -118,26 +110,16 @@ impl GoogleProvider {
         };
         Ok(Self {
             client: Mutex::new(client),
-            api_url: api_url.to_owned(),
             tokens: Tokens::Delegated(session),
-            quota_user: Some(quota_user.to_owned()),
             default_tz,
             listed: Mutex::new(BTreeMap::new()),
-            earlier_requests: Mutex::new(0),
         })
     }
 
-    /// Replaces the client with one using `access_token`, keeping the request count.
-    fn replace_client(&self, access_token: &str) -> Result<(), ProviderError> {
-        let mut client = GoogleClient::new(&self.api_url, access_token).map_err(classify)?;
-        if let Some(quota_user) = &self.quota_user {
-            client = client.with_quota_user(quota_user);
-        }
-        if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
-            *earlier += slot.requests_sent();
-            *slot = client;
-        }
-        Ok(())
+    /// Switches the client to `access_token`; its request count carries on.
+    fn replace_client(&self, access_token: &str) {
+        let mut slot = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = slot.with_token(access_token);
     }
 
     fn client(&self) -> GoogleClient {
@@ -415,13 +397,13 @@ impl CalendarProvider for GoogleProvider {
         match &self.tokens {
             Tokens::OAuth(session) => {
                 let Some(renewed) = session.renew().await? else { return Ok(None) };
-                self.replace_client(&session.access_token())?;
+                self.replace_client(&session.access_token());
                 Ok(Some(renewed))
             }
             // A delegated mailbox's token is nobody's to store.
             Tokens::Delegated(session) => {
                 if let Some(access_token) = session.mint_if_needed().await? {
-                    self.replace_client(&access_token)?;
+                    self.replace_client(&access_token);
                 }
                 Ok(None)
             }
@@ -470,8 +452,7 @@ impl CalendarProvider for GoogleProvider {
     }
 
     fn requests_sent(&self) -> u64 {
-        let earlier = self.earlier_requests.lock().map(|e| *e).unwrap_or(0);
-        earlier + self.client().requests_sent()
+        self.client().requests_sent()
     }
 
     async fn current_cursor(&self, calendar: &str, _window: SyncWindow) -> Result<Option<String>, ProviderError> {

@@ -131,15 +131,12 @@ impl Auth {
 #[derive(Debug)]
 pub struct GraphProvider {
     client: Mutex<GraphClient>,
-    graph_url: String,
     session: Auth,
     /// The path every request starts with: `me`, or `users/{address}`.
     root: Vec<String>,
     /// The instances of a calendar the last delta round returned, so the round that yields a
     /// cursor also serves the window fill that follows it.
     listed: Mutex<BTreeMap<String, Vec<Value>>>,
-    /// Requests sent by clients replaced after a token refresh.
-    earlier_requests: Mutex<u64>,
 }
 
 impl GraphProvider {
@@ -181,14 +178,7 @@ impl GraphProvider {
 
     fn build(graph_url: &str, session: Auth, root: Vec<String>) -> Result<Self, ProviderError> {
         let client = GraphClient::new(graph_url, &session.access_token()).map_err(classify)?;
-        Ok(Self {
-            client: Mutex::new(client),
-            graph_url: graph_url.to_owned(),
-            session,
-            root,
-            listed: Mutex::new(BTreeMap::new()),
-            earlier_requests: Mutex::new(0),
-        })
+        Ok(Self { client: Mutex::new(client), session, root, listed: Mutex::new(BTreeMap::new()) })
     }
 
     /// The URL of `rest` under the mailbox's root.
@@ -420,11 +410,8 @@ fn graph_event(component: &Component) -> Result<Value, ProviderError> {
 impl CalendarProvider for GraphProvider {
     async fn refresh_credentials(&self) -> Result<Option<Credentials>, ProviderError> {
         let Some(renewed) = self.session.renew().await? else { return Ok(None) };
-        let client = GraphClient::new(&self.graph_url, &self.session.access_token()).map_err(|e| self.classify(e))?;
-        if let (Ok(mut slot), Ok(mut earlier)) = (self.client.lock(), self.earlier_requests.lock()) {
-            *earlier += slot.requests_sent();
-            *slot = client;
-        }
+        let mut slot = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = slot.with_token(&self.session.access_token());
         Ok(Some(renewed))
     }
 
@@ -453,8 +440,7 @@ impl CalendarProvider for GraphProvider {
     }
 
     fn requests_sent(&self) -> u64 {
-        let earlier = self.earlier_requests.lock().map(|e| *e).unwrap_or(0);
-        earlier + self.client().requests_sent()
+        self.client().requests_sent()
     }
 
     async fn current_cursor(&self, calendar: &str, window: SyncWindow) -> Result<Option<String>, ProviderError> {

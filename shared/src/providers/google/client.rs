@@ -18,6 +18,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::providers::http::{JsonAnswer, ReadFailure};
+
 /// Google's API.
 pub const API_URL: &str = "https://www.googleapis.com/calendar/v3";
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,6 +80,11 @@ impl GoogleClient {
         self
     }
 
+    /// The same client with a renewed access token, still counting into the same total.
+    pub fn with_token(&self, access_token: &str) -> Self {
+        Self { access_token: access_token.to_owned(), ..self.clone() }
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -108,25 +115,16 @@ impl GoogleClient {
         if let Some(quota_user) = &self.quota_user {
             url.query_pairs_mut().append_pair("quotaUser", quota_user);
         }
-        let mut request = self.http.request(method, url).bearer_auth(&self.access_token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(etag) = if_match {
-            request = request.header(reqwest::header::IF_MATCH, etag);
-        }
-        let answer = crate::providers::http::send(request, MAX_BODY_BYTES).await.map_err(|failure| match failure {
-            crate::providers::http::ReadFailure::TooLarge => GoogleError::Refused("the answer is too large".into()),
-            unreachable => GoogleError::Transient { retry_after: None, reason: unreachable.reason().into() },
-        })?;
-        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
-        if status.is_success() {
-            if body.is_empty() {
-                return Ok(Value::Null);
+        let request = self.http.request(method, url).bearer_auth(&self.access_token);
+        match crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES).await {
+            JsonAnswer::Json(value) => Ok(value),
+            JsonAnswer::NotJson => Err(GoogleError::Refused("the answer is not JSON".into())),
+            JsonAnswer::Failed(answer) => Err(classify(answer.status, answer.retry_after, &answer.body)),
+            JsonAnswer::Unread(ReadFailure::TooLarge) => Err(GoogleError::Refused("the answer is too large".into())),
+            JsonAnswer::Unread(unreachable) => {
+                Err(GoogleError::Transient { retry_after: None, reason: unreachable.reason().into() })
             }
-            return serde_json::from_slice(&body).map_err(|_| GoogleError::Refused("the answer is not JSON".into()));
         }
-        Err(classify(status, retry_after, &body))
     }
 }
 

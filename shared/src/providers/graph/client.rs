@@ -15,6 +15,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::providers::http::{JsonAnswer, ReadFailure};
+
 /// Graph's v1.0 endpoint.
 pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,6 +65,11 @@ impl GraphClient {
         Ok(Self { http, base, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
     }
 
+    /// The same client with a renewed access token, still counting into the same total.
+    pub fn with_token(&self, access_token: &str) -> Self {
+        Self { access_token: access_token.to_owned(), ..self.clone() }
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -97,31 +104,22 @@ impl GraphClient {
             return Err(GraphError::Refused("a link outside Graph".into()));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self
+        let request = self
             .http
             .request(method, url)
             .bearer_auth(&self.access_token)
             .header("Prefer", "IdType=\"ImmutableId\"")
             .header("Prefer", "outlook.timezone=\"UTC\"")
             .header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(etag) = if_match {
-            request = request.header(reqwest::header::IF_MATCH, etag);
-        }
-        let answer = crate::providers::http::send(request, MAX_BODY_BYTES).await.map_err(|failure| match failure {
-            crate::providers::http::ReadFailure::TooLarge => GraphError::Refused("the answer is too large".into()),
-            unreachable => GraphError::Transient { retry_after: None, reason: unreachable.reason().into() },
-        })?;
-        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
-        if status.is_success() {
-            if body.is_empty() {
-                return Ok(Value::Null);
+        match crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES).await {
+            JsonAnswer::Json(value) => Ok(value),
+            JsonAnswer::NotJson => Err(GraphError::Refused("the answer is not JSON".into())),
+            JsonAnswer::Failed(answer) => Err(classify(answer.status, answer.retry_after, &answer.body)),
+            JsonAnswer::Unread(ReadFailure::TooLarge) => Err(GraphError::Refused("the answer is too large".into())),
+            JsonAnswer::Unread(unreachable) => {
+                Err(GraphError::Transient { retry_after: None, reason: unreachable.reason().into() })
             }
-            return serde_json::from_slice(&body).map_err(|_| GraphError::Refused("the answer is not JSON".into()));
         }
-        Err(classify(status, retry_after, &body))
     }
 }
 
