@@ -1,5 +1,6 @@
-//! Plumbing the fake provider servers (Google, Microsoft) share: query and form decoding,
-//! percent-encoding, HTTP Basic client credentials and random identifiers.
+//! Plumbing the fake provider servers (Google, Microsoft, Exchange) share: a loopback server,
+//! query and form decoding, percent-encoding, HTTP Basic client credentials and random
+//! identifiers.
 
 pub(crate) fn random() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -86,4 +87,18 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// A loopback listener on a free port, and its base URL (`http://127.0.0.1:PORT`).
+pub(crate) async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+/// Serves `app` on `listener` in the background for the rest of the test.
+pub(crate) fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
 }

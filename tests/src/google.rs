@@ -88,13 +88,9 @@ pub struct FakeGoogle {
 impl FakeGoogle {
     /// Starts one on a random loopback port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, url) = crate::fake_http::listen().await;
         let shared = Arc::new(Mutex::new(Shared::new(url.clone())));
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        crate::fake_http::serve(listener, Router::new().fallback(handle).with_state(shared.clone()));
         FakeGoogle { url, shared }
     }
 
