@@ -374,6 +374,8 @@ fn smart_invite(
         method: "request".to_owned(),
         sequence: 0,
         status: "pending".to_owned(),
+        reply_comment: None,
+        reply_proposal: None,
         callback_url: None,
         organizer: sqlx::types::Json(serde_json::json!({})),
         event: sqlx::types::Json(serde_json::json!({ "summary": id })),
@@ -386,8 +388,23 @@ fn smart_invite(
 async fn smart_invites_go_30_days_after_the_event_ends(api: &TestApi) {
     let (app, _) = api.application("Inviting").await;
     let store = &api.state.store;
-    store.save_smart_invite(&smart_invite(&app.id, "ended", api.now())).await.unwrap();
+    let ended = smart_invite(&app.id, "ended", api.now());
+    store.save_smart_invite(&ended).await.unwrap();
     store.save_smart_invite(&smart_invite(&app.id, "later", api.now() + Duration::days(10))).await.unwrap();
+    // The ended invite was answered, with a comment, and its callback stored.
+    let answered = SmartInvite { status: "accepted".to_owned(), reply_comment: Some("Yes".to_owned()), ..ended };
+    let callback = calsync_core::notify::smart_invite_callback(
+        &api.state,
+        &app.id,
+        &answered.reply_token,
+        "https://hooks.example/invites",
+        "{}".to_owned(),
+    );
+    assert!(store.record_smart_invite_reply(&answered, api.now(), Some(&callback)).await.unwrap());
+    let callbacks = |token: &'static str| async move {
+        api.state.store.list_smart_invite_notifications(token).await.unwrap().len()
+    };
+    assert_eq!(callbacks("token-ended").await, 1);
     let application = &app.id;
     let kept = |id: &'static str| async move {
         api.state.store.get_smart_invite(application, id, "guest@example.com").await.unwrap().is_some()
@@ -396,9 +413,12 @@ async fn smart_invites_go_30_days_after_the_event_ends(api: &TestApi) {
     api.clock.advance(Duration::days(29));
     assert_eq!(removed(&run(api).await, "smart_invites"), 0);
     assert!(kept("ended").await);
+    assert_eq!(callbacks("token-ended").await, 1);
     api.clock.advance(Duration::days(2));
-    assert_eq!(removed(&run(api).await, "smart_invites"), 1);
+    // The invite with its reply, and the callback about it.
+    assert_eq!(removed(&run(api).await, "smart_invites"), 2);
     assert!(!kept("ended").await);
+    assert_eq!(callbacks("token-ended").await, 0);
     assert!(kept("later").await);
 }
 

@@ -124,6 +124,8 @@ pub const TABLES: &[Table] = &[
             col("event_end", Timestamp),
             col("created_at", Timestamp),
             col("updated_at", Timestamp),
+            col("reply_comment", Text),
+            col("reply_proposal", Json),
         ],
     },
     Table {
@@ -348,6 +350,9 @@ pub const TABLES: &[Table] = &[
             col("claimed_until", Timestamp),
             col("delivered_at", Timestamp),
             col("abandoned_at", Timestamp),
+            col("smart_invite_token", Text),
+            col("callback_url", Text),
+            col("body", Text),
         ],
     },
     Table {

@@ -6,7 +6,8 @@
 //! send. A failed attempt schedules the next one with exponential backoff and jitter (30 seconds
 //! doubling to an hour, spread ±25 %) by queueing the job again with a delay; SQS delays at most
 //! 15 minutes, so a longer wait takes several hops. After about 24 hours of failures the
-//! notification is given up and the channel closed with the reason recorded. A destination that
+//! notification is given up and the channel closed with the reason recorded (a Smart Invite
+//! callback has no channel: it is only given up). A destination that
 //! is not allowed (not public, not HTTPS) is given up at once. Each attempt is logged for the
 //! application with its status and latency, never its body.
 
@@ -17,9 +18,10 @@ use sha2::{Digest, Sha256};
 use super::payload::{Kind, body};
 use super::sign::signature;
 use crate::adapters::QueueName;
+use crate::domain::{ApplicationId, ChannelId};
 use crate::jobs::{JobError, JobOutcome, NotifyJob};
 use crate::state::AppState;
-use crate::store::AttemptRecord;
+use crate::store::{AttemptRecord, Notification};
 
 /// How long one delivery may hold its notification.
 const CLAIM: chrono::Duration = chrono::Duration::minutes(2);
@@ -58,16 +60,12 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
         requeue(state, id, due - now).await?;
         return Ok(JobOutcome::Skipped("not due yet"));
     }
-    let channel = match state.store.get_channel(&notification.channel_id).await? {
-        Some(channel) if channel.closed_at.is_none() => channel,
-        _ => {
+    let destination = match destination(state, &notification).await? {
+        Ok(destination) => destination,
+        Err(reason) => {
             state.store.abandon_notification(id, now).await?;
-            return Ok(JobOutcome::Skipped("channel is closed or gone"));
+            return Ok(JobOutcome::Skipped(reason));
         }
-    };
-    let Some(kind) = Kind::from_stored(&notification.kind, notification.changes_since) else {
-        state.store.abandon_notification(id, now).await?;
-        return Ok(JobOutcome::Skipped("unknown notification type"));
     };
     if !state.store.claim_notification(id, now + CLAIM, now).await? {
         // Another copy is delivering it right now; whatever it achieves stands.
@@ -76,13 +74,13 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
 
     // Sign with every live secret of the application.
     let mut secrets = Vec::new();
-    for sealed in state.store.signing_secrets(&channel.application_id, now).await? {
-        match state.vault.open_secret(&channel.application_id, &sealed) {
+    let application = &destination.application_id;
+    for sealed in state.store.signing_secrets(application, now).await? {
+        match state.vault.open_secret(application, &sealed) {
             Ok(secret) => secrets.push(secret),
             Err(e) => tracing::error!(error.message = %e, "a sealed client secret could not be opened"),
         }
     }
-    let payload = body(kind, &channel);
     if secrets.is_empty() {
         // Created before secrets were sealed: an unsigned notification would teach the
         // application to skip verification, so none is sent until the secret is rotated.
@@ -95,11 +93,11 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
             abandoned: true,
         };
         state.store.record_notification_attempt(id, &attempt).await?;
-        tracing::warn!(application_id = %channel.application_id, "notification not sent: rotate the client secret to sign it");
+        tracing::warn!(application_id = %application, "notification not sent: rotate the client secret to sign it");
         return Ok(JobOutcome::Skipped("no sealed client secret to sign with"));
     }
-    let signed = signature(&secrets, &payload);
-    let attempt = state.callbacks.deliver(&channel.callback_url, payload, &signed).await;
+    let signed = signature(&secrets, &destination.body);
+    let attempt = state.callbacks.deliver(&destination.callback_url, destination.body, &signed).await;
 
     // Record the attempt and decide what follows.
     let attempts = u32::try_from(notification.attempts).unwrap_or(0) + 1;
@@ -116,9 +114,9 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
     };
     state.store.record_notification_attempt(id, &record).await?;
     tracing::info!(
-        application_id = %channel.application_id,
-        channel_id = %channel.id,
-        kind = kind.name(),
+        application_id = %application,
+        channel_id = destination.channel.as_ref().map(ChannelId::as_str),
+        kind = %notification.kind,
         status = %attempt.status,
         latency_ms = record.latency_ms,
         attempt = attempts,
@@ -128,19 +126,63 @@ pub async fn deliver(state: &AppState, id: &str) -> Result<JobOutcome, JobError>
         return Ok(JobOutcome::Done);
     }
     if give_up {
+        let Some(channel) = &destination.channel else {
+            tracing::warn!(application_id = %application, "smart invite callback given up");
+            return Ok(JobOutcome::Skipped("delivery given up"));
+        };
         let reason = if attempt.refused {
             "the callback URL leads to an address that is not allowed"
         } else {
             "the callback endpoint kept failing for 24 hours"
         };
-        state.store.close_channel_for(&channel.id, reason, now).await?;
-        tracing::warn!(application_id = %channel.application_id, channel_id = %channel.id, reason, "channel closed");
+        state.store.close_channel_for(channel, reason, now).await?;
+        tracing::warn!(application_id = %application, channel_id = %channel, reason, "channel closed");
         return Ok(JobOutcome::Skipped("delivery given up; channel closed"));
     }
     if let Some(wait) = next {
         requeue(state, id, chrono::Duration::from_std(wait).unwrap_or(GIVE_UP_AFTER)).await?;
     }
     Ok(JobOutcome::Skipped("delivery failed; retry scheduled"))
+}
+
+/// Where a notification goes, what it says, and the channel to close should it never arrive.
+struct Destination {
+    application_id: ApplicationId,
+    callback_url: String,
+    body: Vec<u8>,
+    /// `None` for a Smart Invite callback, which has no channel.
+    channel: Option<ChannelId>,
+}
+
+/// The destination of `notification`: its open channel's, or the Smart Invite callback's own; or
+/// why it can no longer be sent.
+async fn destination(
+    state: &AppState,
+    notification: &Notification,
+) -> Result<Result<Destination, &'static str>, JobError> {
+    let Some(kind) = Kind::from_stored(&notification.kind, notification.changes_since) else {
+        return Ok(Err("unknown notification type"));
+    };
+    if let Some(channel_id) = &notification.channel_id {
+        return Ok(match state.store.get_channel(channel_id).await? {
+            Some(channel) if channel.closed_at.is_none() => Ok(Destination {
+                application_id: channel.application_id.clone(),
+                body: body(kind, &channel),
+                callback_url: channel.callback_url,
+                channel: Some(channel.id),
+            }),
+            _ => Err("channel is closed or gone"),
+        });
+    }
+    Ok(match (&notification.callback_url, &notification.body) {
+        (Some(url), Some(body)) => Ok(Destination {
+            application_id: notification.application_id.clone(),
+            callback_url: url.clone(),
+            body: body.clone().into_bytes(),
+            channel: None,
+        }),
+        _ => Err("the notification has no destination"),
+    })
 }
 
 /// How long a pending notification may wait for its job before the sweep queues another.

@@ -85,12 +85,47 @@ pub async fn account_event(state: &AppState, account: &AccountId, kind: Kind) ->
 /// Stores a notification of `kind` for `channel` and queues its delivery.
 pub async fn send(state: &AppState, channel: &Channel, kind: Kind) -> anyhow::Result<()> {
     let notification = Notification {
-        id: format!("ntf_{}", crate::domain::random_token(26).to_ascii_lowercase()),
-        channel_id: channel.id.clone(),
-        application_id: channel.application_id.clone(),
-        account_id: channel.account_id.clone(),
-        kind: kind.name().to_owned(),
+        channel_id: Some(channel.id.clone()),
+        account_id: Some(channel.account_id.clone()),
         changes_since: kind.changes_since(),
+        ..new_notification(state, &channel.application_id, kind)
+    };
+    state.store.create_notification(&notification).await?;
+    queue(state, &notification.id).await
+}
+
+/// A Smart Invite callback about the recipient row with `reply_token`, to `callback_url`, saying
+/// `body`; the caller stores it (with the reply, in one transaction) and then [`queue`]s it.
+pub fn smart_invite_callback(
+    state: &AppState,
+    application: &ApplicationId,
+    reply_token: &str,
+    callback_url: &str,
+    body: String,
+) -> Notification {
+    Notification {
+        smart_invite_token: Some(reply_token.to_owned()),
+        callback_url: Some(callback_url.to_owned()),
+        body: Some(body),
+        ..new_notification(state, application, Kind::SmartInvite)
+    }
+}
+
+/// Queues the delivery of stored notification `id`.
+pub async fn queue(state: &AppState, id: &str) -> anyhow::Result<()> {
+    let job = serde_json::to_string(&NotifyJob::Deliver { notification_id: id.to_owned() })?;
+    state.queue.send(QueueName::Notify, job, None).await?;
+    Ok(())
+}
+
+fn new_notification(state: &AppState, application: &ApplicationId, kind: Kind) -> Notification {
+    Notification {
+        id: format!("ntf_{}", crate::domain::random_token(26).to_ascii_lowercase()),
+        channel_id: None,
+        application_id: application.clone(),
+        account_id: None,
+        kind: kind.name().to_owned(),
+        changes_since: None,
         created_at: state.clock.now(),
         attempts: 0,
         last_attempt_at: None,
@@ -99,11 +134,10 @@ pub async fn send(state: &AppState, channel: &Channel, kind: Kind) -> anyhow::Re
         next_attempt_at: None,
         delivered_at: None,
         abandoned_at: None,
-    };
-    state.store.create_notification(&notification).await?;
-    let job = serde_json::to_string(&NotifyJob::Deliver { notification_id: notification.id })?;
-    state.queue.send(QueueName::Notify, job, None).await?;
-    Ok(())
+        smart_invite_token: None,
+        callback_url: None,
+        body: None,
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The JSON body of a push notification, in Cronofy's shape (cronofy-api.md §4.5):
-//! `{"notification": {"type": …, "changes_since"?: …}, "channel": {channel_id, callback_url, filters}}`.
+//! `{"notification": {"type": …, "changes_since"?: …}, "channel": {channel_id, callback_url, filters}}`,
+//! and of a Smart Invite callback (§4.8): `{"notification": {"type": "smart_invite"}, "smart_invite": …}`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ pub enum Kind {
     ProfileDisconnected,
     /// Every calendar of a newly connected profile finished its first sync.
     ProfileInitialSyncCompleted,
+    /// A Smart Invite recipient replied; the body was fixed when the reply arrived.
+    SmartInvite,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::Change { .. } => "change",
             Kind::ProfileDisconnected => "profile_disconnected",
             Kind::ProfileInitialSyncCompleted => "profile_initial_sync_completed",
+            Kind::SmartInvite => "smart_invite",
         }
     }
 
@@ -37,6 +41,7 @@ impl Kind {
             ("change", Some(changes_since)) => Some(Kind::Change { changes_since }),
             ("profile_disconnected", _) => Some(Kind::ProfileDisconnected),
             ("profile_initial_sync_completed", _) => Some(Kind::ProfileInitialSyncCompleted),
+            ("smart_invite", _) => Some(Kind::SmartInvite),
             _ => None,
         }
     }
@@ -56,6 +61,12 @@ pub fn channel_json(channel: &Channel) -> Value {
         "callback_url": channel.callback_url,
         "filters": channel.filters,
     })
+}
+
+/// The body of a Smart Invite callback reporting on `invite` (the invite object as the API shows
+/// it, with the `reply` that prompted the callback).
+pub fn smart_invite_body(invite: &Value) -> String {
+    json!({ "notification": { "type": Kind::SmartInvite.name() }, "smart_invite": invite }).to_string()
 }
 
 /// The body sent for `kind` to `channel`.

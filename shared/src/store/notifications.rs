@@ -1,5 +1,6 @@
-//! Push notifications and their delivery: one row per notification to one channel, with the
-//! attempts made (status and latency, never the body), when it is next due, and when it was
+//! Push notifications and their delivery: one row per notification to one channel (or, for a
+//! Smart Invite reply, to the invite's callback URL with the body fixed when it was queued), with
+//! the attempts made (status and latency, never the body), when it is next due, and when it was
 //! delivered or given up. A delivery claims its row for a short time first, so two copies of
 //! one job never both send it, and a delivered row ends every later copy.
 
@@ -12,10 +13,13 @@ use crate::domain::{AccountId, ApplicationId, ChannelId};
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notification {
     pub id: String,
-    pub channel_id: ChannelId,
+    /// The channel told; `None` for a Smart Invite callback.
+    pub channel_id: Option<ChannelId>,
     pub application_id: ApplicationId,
-    pub account_id: AccountId,
-    /// `verification`, `change`, `profile_disconnected` or `profile_initial_sync_completed`.
+    /// The account the channel watches; `None` for a Smart Invite callback.
+    pub account_id: Option<AccountId>,
+    /// `verification`, `change`, `profile_disconnected`, `profile_initial_sync_completed` or
+    /// `smart_invite`.
     pub kind: String,
     pub changes_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -26,6 +30,11 @@ pub struct Notification {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub abandoned_at: Option<DateTime<Utc>>,
+    /// The reply token of the Smart Invite recipient row a callback reports on.
+    pub smart_invite_token: Option<String>,
+    /// A Smart Invite callback's destination and body (a channel's are derived from the channel).
+    pub callback_url: Option<String>,
+    pub body: Option<String>,
 }
 
 /// How one attempt went.
@@ -44,32 +53,46 @@ pub struct AttemptRecord<'a> {
 }
 
 const COLUMNS: &str = "id, channel_id, application_id, account_id, kind, changes_since, created_at, attempts, \
-    last_attempt_at, last_status, last_latency_ms, next_attempt_at, delivered_at, abandoned_at";
+    last_attempt_at, last_status, last_latency_ms, next_attempt_at, delivered_at, abandoned_at, smart_invite_token, \
+    callback_url, body";
+
+/// Inserts notification `$n` through `$executor` (a pool, or a transaction as `&mut *tx`).
+macro_rules! insert_notification {
+    ($executor:expr, $n:expr) => {{
+        let n: &$crate::store::Notification = $n;
+        sqlx::query(concat!(
+            "INSERT INTO notifications (id, channel_id, application_id, account_id, kind, changes_since, created_at, ",
+            "attempts, last_attempt_at, last_status, last_latency_ms, next_attempt_at, delivered_at, abandoned_at, ",
+            "smart_invite_token, callback_url, body) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&n.id)
+        .bind(&n.channel_id)
+        .bind(&n.application_id)
+        .bind(&n.account_id)
+        .bind(&n.kind)
+        .bind(n.changes_since)
+        .bind(n.created_at)
+        .bind(n.attempts)
+        .bind(n.last_attempt_at)
+        .bind(&n.last_status)
+        .bind(n.last_latency_ms)
+        .bind(n.next_attempt_at)
+        .bind(n.delivered_at)
+        .bind(n.abandoned_at)
+        .bind(&n.smart_invite_token)
+        .bind(&n.callback_url)
+        .bind(&n.body)
+        .execute($executor)
+        .await
+    }};
+}
+pub(super) use insert_notification;
 
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn create_notification(&self, n: &Notification) -> StoreResult<()> {
-        let sql = format!(
-            "INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        with_pool!(self, pool => sqlx::query(&sql)
-            .bind(&n.id)
-            .bind(&n.channel_id)
-            .bind(&n.application_id)
-            .bind(&n.account_id)
-            .bind(&n.kind)
-            .bind(n.changes_since)
-            .bind(n.created_at)
-            .bind(n.attempts)
-            .bind(n.last_attempt_at)
-            .bind(&n.last_status)
-            .bind(n.last_latency_ms)
-            .bind(n.next_attempt_at)
-            .bind(n.delivered_at)
-            .bind(n.abandoned_at)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        with_pool!(self, pool => insert_notification!(pool, n)?.rows_affected());
         Ok(())
     }
 
@@ -83,8 +106,13 @@ impl Store {
     /// The notifications sent to a channel, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_channel_notifications(&self, channel: &ChannelId) -> StoreResult<Vec<Notification>> {
-        let sql = format!("SELECT {COLUMNS} FROM notifications WHERE channel_id = $1 ORDER BY created_at, id");
-        let rows = with_pool!(self, pool => sqlx::query_as(&sql).bind(channel).fetch_all(pool).await?);
+        self.notifications_where("channel_id", channel.as_str()).await
+    }
+
+    /// The notifications whose `column` is `value`, oldest first.
+    pub(super) async fn notifications_where(&self, column: &str, value: &str) -> StoreResult<Vec<Notification>> {
+        let sql = format!("SELECT {COLUMNS} FROM notifications WHERE {column} = $1 ORDER BY created_at, id");
+        let rows = with_pool!(self, pool => sqlx::query_as(&sql).bind(value).fetch_all(pool).await?);
         Ok(rows)
     }
 

@@ -61,14 +61,26 @@ fn due(rule: Purgeable) -> Option<Vec<Due>> {
                      AND (l.terminated_at IS NULL OR l.terminated_at >= $1))",
             kind: Some(EventKind::Partner),
         },
-        // Replies, when they exist, belong to their invite's row.
-        Purgeable::SmartInvites => Due {
-            table: "smart_invites",
-            key: "reply_token",
-            alias: "s",
-            select: "SELECT s.reply_token FROM smart_invites s WHERE s.event_end < $1",
-            kind: None,
-        },
+        // Replies belong to their invite's row; the callbacks about them go first.
+        Purgeable::SmartInvites => {
+            return Some(vec![
+                Due {
+                    table: "notifications",
+                    key: "id",
+                    alias: "n",
+                    select: "SELECT n.id FROM smart_invites s JOIN notifications n ON n.smart_invite_token = s.reply_token \
+                             WHERE s.event_end < $1",
+                    kind: None,
+                },
+                Due {
+                    table: "smart_invites",
+                    key: "reply_token",
+                    alias: "s",
+                    select: "SELECT s.reply_token FROM smart_invites s WHERE s.event_end < $1",
+                    kind: None,
+                },
+            ]);
+        }
         Purgeable::Credentials => {
             return Some(vec![
                 Due {

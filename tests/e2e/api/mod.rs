@@ -5,6 +5,7 @@ mod isolation;
 mod microsoft;
 mod oauth;
 mod reads;
+mod smart_invite_callbacks;
 mod smart_invites;
 mod transport;
 mod writes;

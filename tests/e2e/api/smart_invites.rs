@@ -16,11 +16,11 @@ api_on_both_backends!(
     replies_that_match_no_invite_or_are_malformed_change_nothing,
 );
 
-const ADMIN: &str = "admin-test-token";
-const INBOUND: &str = "/inbound/smart_invite_replies";
-const READ: &str = "/v1/smart_invites?smart_invite_id=board-42&recipient_email=guest%40example.com";
+pub(super) const ADMIN: &str = "admin-test-token";
+pub(super) const INBOUND: &str = "/inbound/smart_invite_replies";
+pub(super) const READ: &str = "/v1/smart_invites?smart_invite_id=board-42&recipient_email=guest%40example.com";
 
-fn reply_ics(uid: &str, attendee: &str, partstat: &str) -> String {
+pub(super) fn reply_ics(uid: &str, attendee: &str, partstat: &str) -> String {
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Guest//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n{uid}\r\n\
          DTSTAMP:20260601T120000Z\r\nATTENDEE;PARTSTAT={partstat};CN=Guest:mailto:{attendee}\r\n\
@@ -28,7 +28,7 @@ fn reply_ics(uid: &str, attendee: &str, partstat: &str) -> String {
     )
 }
 
-fn mime(to: &str, ics: &str) -> String {
+pub(super) fn mime(to: &str, ics: &str) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(ics);
     let wrapped: Vec<&str> = encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
@@ -43,7 +43,7 @@ fn mime(to: &str, ics: &str) -> String {
 }
 
 /// The invite created by `body`, its UID line and its reply address.
-async fn invited(api: &TestApi, secret: &str) -> (String, String) {
+pub(super) async fn invited(api: &TestApi, secret: &str) -> (String, String) {
     let (status, created) = api.post("/v1/smart_invites", Some(secret), body("Board meeting")).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let text = ics(&created);
@@ -63,8 +63,9 @@ async fn a_reply_by_mail_or_as_a_calendar_sets_the_recipients_status(api: &TestA
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["changed"], true);
     let (_, read) = api.get(READ, &secret).await;
-    assert_eq!(read["recipient"], json!({ "email": "guest@example.com", "status": "accepted" }));
-    assert_eq!(read["replies"], json!([{ "email": "guest@example.com", "status": "accepted" }]));
+    let accepted = json!({ "email": "guest@example.com", "status": "accepted", "comment": "Looking forward" });
+    assert_eq!(read["recipient"], accepted);
+    assert_eq!(read["replies"], json!([accepted]));
 
     // The same reply again changes nothing.
     let (status, answer) = api.post_raw(INBOUND, ADMIN, "message/rfc822", &message).await;
@@ -77,7 +78,10 @@ async fn a_reply_by_mail_or_as_a_calendar_sets_the_recipients_status(api: &TestA
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (_, read) = api.get(READ, &secret).await;
     assert_eq!(read["recipient"]["status"], "declined");
-    assert_eq!(read["replies"], json!([{ "email": "guest@example.com", "status": "declined" }]));
+    assert_eq!(
+        read["replies"],
+        json!([{ "email": "guest@example.com", "status": "declined", "comment": "Looking forward" }])
+    );
 }
 
 async fn replies_that_match_no_invite_or_are_malformed_change_nothing(api: &TestApi) {
@@ -109,7 +113,7 @@ async fn replies_that_match_no_invite_or_are_malformed_change_nothing(api: &Test
     assert_eq!(read["replies"], json!([]));
 }
 
-fn body(summary: &str) -> Value {
+pub(super) fn body(summary: &str) -> Value {
     json!({
         "smart_invite_id": "board-42",
         "recipient": { "email": "Guest@Example.com" },
@@ -124,11 +128,11 @@ fn body(summary: &str) -> Value {
     })
 }
 
-fn ics(invite: &Value) -> String {
+pub(super) fn ics(invite: &Value) -> String {
     invite["attachments"]["icalendar"].as_str().expect("an icalendar attachment").replace("\r\n ", "")
 }
 
-fn line<'a>(ics: &'a str, name: &str) -> Option<&'a str> {
+pub(super) fn line<'a>(ics: &'a str, name: &str) -> Option<&'a str> {
     ics.lines().find(|l| l.starts_with(name))
 }
 

@@ -158,7 +158,7 @@ async fn gdpr_requests_and_the_erasure_ledger_keep_opaque_ids_in_order(store: &S
 async fn migrating_twice_is_harmless(store: &Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(store.schema_version(), 10);
+    assert_eq!(store.schema_version(), 11);
     store.ping().await.unwrap();
 }
 

@@ -4,20 +4,34 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
+use crate::domain::EventTime;
+
 /// The largest message accepted (a reply is a few kilobytes; attachments are not wanted).
 pub(super) const MAX_BYTES: usize = 512 * 1024;
 /// How deep multiparts may nest (mixed → alternative → calendar is the usual shape).
 const MAX_DEPTH: usize = 4;
 
-/// What a REPLY says about one attendee.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an iTIP REPLY or COUNTER says.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Reply {
     pub uid: String,
-    /// Lower case, without `mailto:`.
-    pub attendee: String,
-    /// `accepted`, `tentative` or `declined`.
-    pub status: &'static str,
+    /// The attendees it names, lower case without `mailto:`, with the status their PARTSTAT
+    /// gives (`accepted`, `tentative` or `declined`), if any. A REPLY names the one who replied;
+    /// a COUNTER may repeat the whole list.
+    pub attendees: Vec<(String, Option<&'static str>)>,
     pub comment: Option<String>,
+    /// A COUNTER's proposed start and end.
+    pub proposal: Option<(EventTime, EventTime)>,
+}
+
+impl Reply {
+    /// What `email` answered: its PARTSTAT, or for a counter-proposal without one, `tentative`
+    /// (the recipient would come at another time). `None` when the message names no usable
+    /// answer from `email`.
+    pub(super) fn status_of(&self, email: &str) -> Option<&'static str> {
+        let (_, status) = self.attendees.iter().find(|(a, _)| a == email)?;
+        status.or(self.proposal.as_ref().map(|_| "tentative"))
+    }
 }
 
 /// The `text/calendar` part of a MIME message, decoded; `None` when there is none.
@@ -131,12 +145,12 @@ fn quoted_printable(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The REPLY in an iCalendar text: METHOD:REPLY, one VEVENT with a UID and an ATTENDEE whose
-/// PARTSTAT is ACCEPTED, TENTATIVE or DECLINED. The error says what is missing.
+/// The REPLY or COUNTER in an iCalendar text: one VEVENT with a UID and at least one `mailto:`
+/// ATTENDEE; a COUNTER also needs the DTSTART and DTEND it proposes. The error says what is wrong.
 pub(super) fn parse_reply(ics: &str) -> Result<Reply, &'static str> {
     let unfolded = ics.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "").replace("\n\t", "");
     let mut method = None;
-    let (mut uid, mut attendee, mut status, mut comment) = (None, None, None, None);
+    let (mut uid, mut attendees, mut comment) = (None, Vec::new(), None);
     let mut in_event = false;
     for line in unfolded.lines().map(|l| l.trim_end_matches('\r')) {
         let Some((head, value)) = split_content_line(line) else { continue };
@@ -148,14 +162,13 @@ pub(super) fn parse_reply(ics: &str) -> Result<Reply, &'static str> {
             "END" if value.eq_ignore_ascii_case("VEVENT") => in_event = false,
             "UID" if in_event => uid = Some(value.trim().to_owned()),
             "COMMENT" if in_event => comment = Some(unescape(value)),
-            "ATTENDEE" if in_event && attendee.is_none() => {
+            "ATTENDEE" if in_event => {
                 let address = value.trim();
                 let Some(email) = address.get(..7).filter(|p| p.eq_ignore_ascii_case("mailto:")).map(|_| &address[7..])
                 else {
                     continue;
                 };
-                attendee = Some(email.trim().to_lowercase());
-                status = params.find_map(|p| {
+                let status = params.find_map(|p| {
                     let (n, v) = p.split_once('=')?;
                     if !n.eq_ignore_ascii_case("PARTSTAT") {
                         return None;
@@ -167,17 +180,36 @@ pub(super) fn parse_reply(ics: &str) -> Result<Reply, &'static str> {
                         _ => None,
                     }
                 });
+                let email = email.trim().to_lowercase();
+                if email.contains('@') {
+                    attendees.push((email, status));
+                }
             }
             _ => {}
         }
     }
-    if method.as_deref() != Some("REPLY") {
-        return Err("the calendar is not an iTIP REPLY (METHOD:REPLY)");
-    }
+    let counter = match method.as_deref() {
+        Some("REPLY") => false,
+        Some("COUNTER") => true,
+        _ => return Err("the calendar is not an iTIP REPLY or COUNTER (METHOD:REPLY or METHOD:COUNTER)"),
+    };
     let uid = uid.filter(|u| !u.is_empty()).ok_or("the reply has no VEVENT UID")?;
-    let attendee = attendee.filter(|a| a.contains('@')).ok_or("the reply has no mailto: ATTENDEE")?;
-    let status = status.ok_or("the ATTENDEE's PARTSTAT is not ACCEPTED, TENTATIVE or DECLINED")?;
-    Ok(Reply { uid, attendee, status, comment: comment.filter(|c| !c.is_empty()) })
+    if attendees.is_empty() {
+        return Err("the reply has no mailto: ATTENDEE");
+    }
+    let proposal = if counter {
+        // Times without a zone are read as UTC: the proposal is only reported, never scheduled.
+        let series = crate::ical::parse_resource(ics, chrono_tz::Tz::UTC)
+            .map_err(|_| "the counter-proposal's VEVENT cannot be read")?;
+        let event = series.master.ok_or("the counter-proposal has no DTSTART and DTEND")?;
+        if event.end.sort_key() < event.start.sort_key() {
+            return Err("the counter-proposal ends before it starts");
+        }
+        Some((event.start, event.end))
+    } else {
+        None
+    };
+    Ok(Reply { uid, attendees, comment: comment.filter(|c| !c.is_empty()), proposal })
 }
 
 /// `NAME;PARAM=..:value`, the colon being the first one outside a quoted parameter value.
@@ -207,11 +239,31 @@ mod tests {
     fn a_reply_is_read_from_a_bare_calendar() {
         let reply = parse_reply(ICS).unwrap();
         assert_eq!(reply.uid, "abc@x");
-        assert_eq!(reply.attendee, "guest@example.com");
-        assert_eq!(reply.status, "accepted");
+        assert_eq!(reply.attendees, vec![("guest@example.com".to_owned(), Some("accepted"))]);
+        assert_eq!(reply.status_of("guest@example.com"), Some("accepted"));
         assert_eq!(reply.comment.as_deref(), Some("See you, then"));
+        assert_eq!(reply.proposal, None);
         assert!(parse_reply(&ICS.replace("METHOD:REPLY", "METHOD:REQUEST")).is_err());
-        assert!(parse_reply(&ICS.replace("ACCEPTED", "NEEDS-ACTION")).is_err());
+        assert_eq!(parse_reply(&ICS.replace("ACCEPTED", "NEEDS-ACTION")).unwrap().status_of("guest@example.com"), None);
+    }
+
+    #[test]
+    fn a_counter_proposal_carries_its_times_and_counts_as_tentative_without_a_partstat() {
+        let counter = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:COUNTER\r\nBEGIN:VEVENT\r\nUID:abc@x\r\n\
+                       DTSTAMP:20260601T120000Z\r\nDTSTART;TZID=Europe/London:20261015T110000\r\n\
+                       DTEND;TZID=Europe/London:20261015T113000\r\nATTENDEE:mailto:guest@example.com\r\n\
+                       ATTENDEE;PARTSTAT=ACCEPTED:mailto:other@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let reply = parse_reply(counter).unwrap();
+        assert_eq!(reply.status_of("guest@example.com"), Some("tentative"));
+        assert_eq!(reply.status_of("other@example.com"), Some("accepted"));
+        assert_eq!(reply.status_of("nobody@example.com"), None);
+        let (start, end) = reply.proposal.expect("a proposal");
+        let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
+        let at = |h| chrono::DateTime::parse_from_rfc3339(h).unwrap().to_utc();
+        assert_eq!(start, EventTime::Instant { at: at("2026-10-15T10:00:00Z"), tzid: Some(london) });
+        assert_eq!(end, EventTime::Instant { at: at("2026-10-15T10:30:00Z"), tzid: Some(london) });
+        let no_times = counter.replace("DTSTART;TZID=Europe/London:20261015T110000\r\n", "");
+        assert!(parse_reply(&no_times).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use axum::{Router, routing::post};
 use serde_json::{Value, json};
 
-use crate::{config::Config, ical, state::AppState, store::SmartInvite};
+use crate::{config::Config, domain::EventTime, ical, state::AppState, store::SmartInvite};
 
 mod event;
 mod get;
@@ -51,22 +51,46 @@ fn icalendar(config: &Config, rows: &[SmartInvite]) -> String {
 }
 
 /// Cronofy's invite object: `recipient` (or `recipients`), the invite's fields, the invitation
-/// and the replies (one per recipient who has answered, with the status answered).
+/// and the replies (one per recipient who has answered, as they answered).
 fn invite_json(config: &Config, rows: &[SmartInvite], many: bool) -> Value {
     let Some(first) = rows.first() else { return json!({}) };
-    let people: Vec<Value> = rows.iter().map(|r| json!({ "email": r.recipient_email, "status": r.status })).collect();
     let mut object = json!({
         "smart_invite_id": first.smart_invite_id,
         "callback_url": first.callback_url,
         "event": first.event.0,
         "attachments": { "icalendar": icalendar(config, rows) },
-        "replies": rows.iter().filter(|r| r.status != "pending")
-            .map(|r| json!({ "email": r.recipient_email, "status": r.status })).collect::<Vec<_>>(),
+        "replies": rows.iter().filter(|r| r.status != "pending").map(answer_json).collect::<Vec<_>>(),
     });
     if many {
-        object["recipients"] = Value::Array(people);
+        object["recipients"] = Value::Array(rows.iter().map(answer_json).collect());
     } else {
-        object["recipient"] = people.into_iter().next().unwrap_or(Value::Null);
+        object["recipient"] = answer_json(first);
     }
     object
+}
+
+/// One recipient's answer: `email` and `status`, with the reply's `comment` and `proposal` when
+/// it had them.
+fn answer_json(row: &SmartInvite) -> Value {
+    let mut answer = json!({ "email": row.recipient_email, "status": row.status });
+    if let Some(comment) = &row.reply_comment {
+        answer["comment"] = json!(comment);
+    }
+    if let Some(proposal) = &row.reply_proposal {
+        answer["proposal"] = proposal.0.clone();
+    }
+    answer
+}
+
+/// A proposed time as Cronofy shows it: `{"start": {time, tzid}, "end": {time, tzid}}`, times in
+/// UTC (dates for all-day), the zone the proposal named or `Etc/UTC`.
+fn proposal_json(start: &EventTime, end: &EventTime) -> Value {
+    let one = |time: &EventTime| match time {
+        EventTime::Date(date) => json!({ "time": date.format("%Y-%m-%d").to_string(), "tzid": "Etc/UTC" }),
+        EventTime::Instant { at, tzid } => json!({
+            "time": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "tzid": tzid.map_or("Etc/UTC", |tz| tz.name()),
+        }),
+    };
+    json!({ "start": one(start), "end": one(end) })
 }

@@ -23,6 +23,8 @@ use crate::{
 const MAX_ID: usize = 64;
 const MAX_EMAIL: usize = 254;
 const MAX_RECIPIENTS: usize = 100;
+/// A recipient's statuses; an invite may start in any of them (Cronofy's "initial status").
+const STATUSES: [&str; 4] = ["pending", "accepted", "tentative", "declined"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -49,7 +51,9 @@ pub(super) async fn post(
             Method::Request
         }
     };
-    let (recipients, many) = recipients(body, &mut errors);
+    let (initial, many) = recipients(body, &mut errors);
+    let recipients: Vec<String> = initial.iter().map(|(email, _)| email.clone()).collect();
+    let initial: std::collections::HashMap<String, Option<&'static str>> = initial.into_iter().collect();
     let event = fields::get(body, "event");
     let event_end = match (event, method) {
         (Some(e), Method::Request | Method::Cancel) => event::validate(e, &mut errors),
@@ -146,7 +150,9 @@ pub(super) async fn post(
                     reply_token: random_token(26),
                     method: method_name.to_owned(),
                     sequence: 0,
-                    status: "pending".to_owned(),
+                    status: initial.get(email).copied().flatten().unwrap_or("pending").to_owned(),
+                    reply_comment: None,
+                    reply_proposal: None,
                     callback_url: callback_url.clone(),
                     organizer: Stored(organizer.clone()),
                     event: Stored(event),
@@ -175,38 +181,51 @@ pub(super) async fn post(
     Ok(Json(invite_json(&state.config, &rows, many)))
 }
 
-/// The lower-cased recipient emails and whether they came as `recipients` (a list).
-fn recipients(body: &fields::Body, errors: &mut Errors) -> (Vec<String>, bool) {
-    let mut email = |value: &Value, field: &str| -> Option<String> {
+/// The lower-cased recipient emails, each with the initial `status` given for it (taken when its
+/// invite is created), and whether they came as `recipients` (a list).
+fn recipients(body: &fields::Body, errors: &mut Errors) -> (Vec<(String, Option<&'static str>)>, bool) {
+    let mut one = |value: &Value, field: &str| -> Option<(String, Option<&'static str>)> {
         let Some(object) = value.as_object() else {
             errors.add(field, keys::INVALID_TYPE, "must be an object with an email");
             return None;
         };
-        let field = format!("{field}.email");
+        let status = match object.get("status").filter(|v| !v.is_null()).map(Value::as_str) {
+            None => None,
+            Some(Some(s)) if STATUSES.contains(&s) => STATUSES.iter().find(|known| **known == s).copied(),
+            Some(_) => {
+                errors.add(
+                    format!("{field}.status"),
+                    keys::INVALID,
+                    "must be pending, accepted, tentative or declined",
+                );
+                None
+            }
+        };
+        let email_field = format!("{field}.email");
         let text = fields::required_string(object, "email", MAX_EMAIL, errors)?;
         let text = text.trim().to_lowercase();
         let valid = text.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !text.chars().any(|c| c.is_whitespace() || c.is_control())
         });
         if valid {
-            Some(text)
+            Some((text, status))
         } else {
-            errors.add(field, keys::INVALID, "must be an email address");
+            errors.add(email_field, keys::INVALID, "must be an email address");
             None
         }
     };
     match (fields::get(body, "recipient"), fields::get(body, "recipients")) {
-        (Some(one), None) => (email(one, "recipient").into_iter().collect(), false),
+        (Some(value), None) => (one(value, "recipient").into_iter().collect(), false),
         (None, Some(Value::Array(list))) if !list.is_empty() && list.len() <= MAX_RECIPIENTS => {
-            let mut emails: Vec<String> = Vec::new();
+            let mut people: Vec<(String, Option<&'static str>)> = Vec::new();
             for (i, v) in list.iter().enumerate() {
-                if let Some(e) = email(v, &format!("recipients[{i}]")) {
-                    if !emails.contains(&e) {
-                        emails.push(e);
+                if let Some(person) = one(v, &format!("recipients[{i}]")) {
+                    if !people.iter().any(|(email, _)| *email == person.0) {
+                        people.push(person);
                     }
                 }
             }
-            (emails, true)
+            (people, true)
         }
         (None, Some(_)) => {
             errors.add("recipients", keys::INVALID, "must be a list of 1 to 100 recipients");
