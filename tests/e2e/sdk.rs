@@ -186,6 +186,37 @@ async fn pycronofy_drives_smart_invites_and_the_invitation_reads_back_in_icalend
     assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
 }
 
+/// The npm SDK's `createSmartInvite`, `getSmartInvite` and `cancelSmartInvite`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_npm_cronofy_sdk_creates_reads_and_cancels_a_smart_invite() {
+    let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
+    assert!(
+        dir.join("node_modules/cronofy/package.json").is_file(),
+        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
+        dir.display()
+    );
+    let run = drive(PathBuf::from("node"), vec!["smart_invite.mjs".to_owned()], dir).await;
+    let summary = run.summary();
+    assert_eq!(
+        summary,
+        json!({
+            "steps": { "createSmartInvite": "ok", "getSmartInvite": "ok", "cancelSmartInvite": "ok" },
+            "values": {
+                "recipient": { "email": "guest@example.com", "status": "pending" },
+                "create_method": "METHOD:REQUEST",
+                "summary": "Board meeting",
+                "replies": [],
+                "cancel_method": "METHOD:CANCEL",
+            },
+        }),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_cronofy_sdk_drives_the_whole_api_flow() {
     let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")

@@ -124,6 +124,8 @@ pub(super) fn body(summary: &str) -> Value {
             "start": { "time": "2026-06-15T09:30:00Z", "tzid": "Europe/London" },
             "end": { "time": "2026-06-15T10:00:00Z", "tzid": "Europe/London" },
             "location": { "description": "Board room" },
+            "reminders": [{ "minutes": 15 }],
+            "color": "#c0ffee",
         },
     })
 }
@@ -157,6 +159,8 @@ async fn a_smart_invite_is_created_repeated_updated_cancelled_and_removed(api: &
     // No reply domain is configured: the public URL's host.
     assert!(organizer.ends_with("@calsync.test"), "{organizer}");
     assert_eq!(line(&first, "ATTENDEE"), Some("ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:guest@example.com"));
+    assert_eq!(line(&first, "TRIGGER:"), Some("TRIGGER:-PT15M"));
+    assert_eq!(line(&first, "COLOR:"), Some("COLOR:#c0ffee"));
     let uid = line(&first, "UID:").unwrap().to_owned();
 
     // The same body again changes nothing.
@@ -252,6 +256,18 @@ async fn smart_invites_take_only_the_client_secret_and_report_invalid_fields(api
                 "start": "2026-06-15T09:00:00Z", "end": "2026-06-15T10:00:00Z", "tzid": "Mars/Olympus" } }),
             "event.tzid",
             "errors.unknown_tzid",
+        ),
+        (
+            json!({ "smart_invite_id": "a", "recipient": { "email": "a@b.c" }, "event": { "summary": "s",
+                "start": "2026-06-15T09:00:00Z", "end": "2026-06-15T10:00:00Z", "reminders": [{ "minutes": -5 }] } }),
+            "event.reminders[0].minutes",
+            "errors.out_of_range",
+        ),
+        (
+            json!({ "smart_invite_id": "a", "recipients": [{ "email": "a@b.c", "status": "maybe" }],
+                "event": { "summary": "s", "start": "2026-06-15T09:00:00Z", "end": "2026-06-15T10:00:00Z" } }),
+            "recipients[0].status",
+            "errors.invalid",
         ),
         (
             json!({ "smart_invite_id": "a", "recipient": { "email": "a@b.c" }, "event": { "summary": "s",

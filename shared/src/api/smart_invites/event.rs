@@ -17,7 +17,7 @@ use crate::{
     },
     domain::{
         AccountId, Attendee, AttendeeStatus, CalendarId, EventKind, EventStatus, EventTime, Location, Organizer,
-        ProfileId, Transparency,
+        ProfileId, Reminder, Transparency,
     },
     store::EventUpsert,
 };
@@ -34,6 +34,8 @@ struct Parsed {
     location: Option<Location>,
     url: Option<String>,
     transparency: Transparency,
+    reminders: Vec<Reminder>,
+    color: Option<String>,
 }
 
 fn parse(value: &Value, errors: &mut Errors) -> Option<Parsed> {
@@ -82,10 +84,25 @@ fn parse(value: &Value, errors: &mut Errors) -> Option<Parsed> {
             Transparency::Opaque
         }
     };
+    // The shared field checks name fields from the event's root: report them under `event.`.
+    let mut nested = Errors::default();
+    let reminders = fields::get(event, "reminders").and_then(|v| event_fields::reminders(v, &mut nested));
+    let color = fields::get(event, "color").and_then(|v| event_fields::color(v, &mut nested));
+    errors.nest("event", nested);
     if errors.len() > before {
         return None;
     }
-    Some(Parsed { summary: summary?, description, start: start?, end: end?, location, url, transparency })
+    Some(Parsed {
+        summary: summary?,
+        description,
+        start: start?,
+        end: end?,
+        location,
+        url,
+        transparency,
+        reminders: reminders.unwrap_or_default(),
+        color,
+    })
 }
 
 /// Checks `value`; returns when the event ends (the retention clock's start).
@@ -133,9 +150,9 @@ pub(super) fn render(
             .collect(),
         organizer: Some(Organizer { email: Some(reply_address.to_owned()), display_name: name }),
         categories: Vec::new(),
-        color: None,
+        color: parsed.color,
         url: parsed.url,
-        reminders: Vec::new(),
+        reminders: parsed.reminders,
         event_private: false,
         participation_status: AttendeeStatus::Unknown,
         transparency: parsed.transparency,

@@ -61,7 +61,7 @@ pub(in crate::api) fn url(value: &Value, errors: &mut Errors) -> Option<String> 
     }
 }
 
-pub(super) fn reminders(value: &Value, errors: &mut Errors) -> Option<Vec<Reminder>> {
+pub(in crate::api) fn reminders(value: &Value, errors: &mut Errors) -> Option<Vec<Reminder>> {
     let items = fields::array(value, "reminders", MAX_REMINDERS, errors)?;
     let found_before = errors.len();
     let mut reminders = Vec::with_capacity(items.len());
@@ -82,7 +82,7 @@ pub(super) fn reminders(value: &Value, errors: &mut Errors) -> Option<Vec<Remind
 }
 
 /// `#rrggbb`, or a short color name.
-pub(super) fn color(value: &Value, errors: &mut Errors) -> Option<String> {
+pub(in crate::api) fn color(value: &Value, errors: &mut Errors) -> Option<String> {
     let text = fields::string(value, "color", 32, errors)?;
     let hex = text.strip_prefix('#').is_some_and(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()));
     let name = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');

@@ -36,6 +36,15 @@ impl Errors {
         self.0.len()
     }
 
+    /// Takes the problems `inner` found in a nested object, their fields under `prefix`
+    /// (`reminders[0].minutes` becomes `event.reminders[0].minutes`).
+    pub(in crate::api) fn nest(&mut self, prefix: &str, inner: Errors) {
+        for mut error in inner.0 {
+            error.field = format!("{prefix}.{}", error.field);
+            self.0.push(error);
+        }
+    }
+
     /// `Ok` when nothing was found, else the 422.
     pub(in crate::api) fn finish(self) -> ApiResult<()> {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::Invalid(self.0)) }
