@@ -156,6 +156,20 @@ async fn each_recipient_of_a_shared_invitation_answers_through_its_reply_address
     };
     assert_eq!(read("b").await, "declined");
     assert_eq!(read("a").await, "pending");
+
+    // A proposes another time with a COUNTER that repeats both attendees: the sender decides.
+    let counter = counter_ics(&uid, "a@example.com")
+        .replace("ATTENDEE;", "ATTENDEE;PARTSTAT=DECLINED:mailto:b@example.com\r\nATTENDEE;");
+    let message = mime(&address, &counter).replace("From: Guest <guest@example.com>", "From: A <A@example.com>");
+    let (status, answer) = api.post_raw(INBOUND, ADMIN, "message/rfc822", &message).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["recipient"]["email"], "a@example.com");
+    assert_eq!(read("a").await, "tentative");
+    assert_eq!(read("b").await, "declined");
+    // Without a sender to tell them apart, such a message matches no one recipient.
+    let anonymous = message.replace("From: A <A@example.com>\r\n", "");
+    let (status, _) = api.post_raw(INBOUND, ADMIN, "message/rfc822", &anonymous).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn a_callback_endpoint_failing_for_a_day_is_given_up(api: &TestApi) {

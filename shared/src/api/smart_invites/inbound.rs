@@ -49,6 +49,18 @@ pub(super) fn reply_token(message: &[u8]) -> Option<String> {
     (!token.is_empty() && rest.contains('@')).then_some(token)
 }
 
+/// The address in the message's `From` header, lower case (`Name <a@b>` or a bare `a@b`).
+pub(super) fn sender(message: &[u8]) -> Option<String> {
+    let (headers, _) = split(message);
+    let from = header(&headers, "from")?;
+    let address = match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+        _ => from.as_str(),
+    };
+    let address = address.trim().to_lowercase();
+    address.contains('@').then_some(address)
+}
+
 fn part(message: &[u8], depth: usize) -> Option<String> {
     if depth > MAX_DEPTH {
         return None;
@@ -273,6 +285,9 @@ mod tests {
             "To: <invite+tok123@calsync.test>\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: multipart/alternative;\r\n boundary=inner\r\n\r\n--inner\r\nContent-Type: text/plain\r\n\r\nYes\r\n--inner\r\nContent-Type: text/calendar; method=REPLY\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--inner--\r\n--outer--\r\n"
         );
         assert_eq!(reply_token(message.as_bytes()).as_deref(), Some("tok123"));
+        assert_eq!(sender(message.as_bytes()), None);
+        let from = format!("From: \"Guest, G.\" <Guest@Example.com>\r\n{message}");
+        assert_eq!(sender(from.as_bytes()).as_deref(), Some("guest@example.com"));
         assert_eq!(calendar_part(message.as_bytes()).as_deref(), Some(ICS));
         let qp =
             "Content-Type: text/calendar\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nMETHOD=3AREPLY=\r\n\r\n";

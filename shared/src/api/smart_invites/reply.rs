@@ -46,23 +46,23 @@ pub(super) async fn post(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let (ics, token) = match media.as_str() {
+    let (ics, token, sender) = match media.as_str() {
         "message/rfc822" => {
             let ics = inbound::calendar_part(&body)
                 .ok_or_else(|| ApiError::invalid("body", "no_calendar", "the message has no text/calendar part"))?;
-            (ics, inbound::reply_token(&body))
+            (ics, inbound::reply_token(&body), inbound::sender(&body))
         }
         "text/calendar" => {
             let ics = String::from_utf8(body.to_vec())
                 .map_err(|_| ApiError::invalid("body", "invalid", "the calendar is not UTF-8"))?;
-            (ics, None)
+            (ics, None, None)
         }
         _ => {
             return Err(ApiError::invalid("content-type", "unsupported", "send message/rfc822 or text/calendar"));
         }
     };
     let reply = inbound::parse_reply(&ics).map_err(|e| ApiError::invalid("body", "invalid_reply", e))?;
-    let (invite, status) = find_invite(&state, &reply, token.as_deref()).await?;
+    let (invite, status) = find_invite(&state, &reply, token.as_deref(), sender.as_deref()).await?;
 
     // The recipient's row as the reply leaves it, and the callback reporting it.
     let invite = SmartInvite {
@@ -101,12 +101,14 @@ pub(super) async fn post(
 
 /// The invite row the reply answers, and the status it gives. The reply address's token names
 /// the invite (all its recipients share one invitation, and so one address); the attendee picks
-/// the recipient. Without a token the UID and attendee must match exactly one invite. Only an
+/// the recipient, or the message's sender when the calendar names several (a COUNTER may repeat
+/// the whole list). Without a token the UID and attendee must match exactly one invite. Only an
 /// invite still requested (not cancelled) takes replies.
 async fn find_invite(
     state: &AppState,
     reply: &inbound::Reply,
     token: Option<&str>,
+    sender: Option<&str>,
 ) -> ApiResult<(SmartInvite, &'static str)> {
     let mut found = Vec::new();
     match token {
@@ -127,6 +129,11 @@ async fn find_invite(
                 found.extend(state.store.smart_invites_by_uid(&reply.uid, email).await?);
             }
         }
+    }
+    if found.len() > 1
+        && let Some(sender) = sender
+    {
+        found.retain(|row| row.recipient_email == sender);
     }
     let invite = match found.len() {
         1 => found.remove(0),
