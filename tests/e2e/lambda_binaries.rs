@@ -1,5 +1,5 @@
-//! The five Lambda binaries, run as Lambda runs them: a child process polling a Runtime API
-//! emulator, fed realistic events (API Gateway HTTP API v2, SQS, Scheduler input).
+//! The six Lambda binaries, run as Lambda runs them: a child process polling a Runtime API
+//! emulator, fed realistic events (API Gateway HTTP API v2, SQS, SNS, Scheduler input).
 //!
 //! Each test uses local mode (`CALSYNC_MODE=local`: in-process queue, directory blobs, key file)
 //! with a fresh SQLite database in a temporary directory, so no AWS is needed. The binaries must
@@ -19,12 +19,13 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 const HTTP_API_V2_HEALTH: &str = include_str!("../fixtures/lambda/http_api_v2_health.json");
 const SQS_SYNC_EVENT: &str = include_str!("../fixtures/lambda/sqs_sync_event.json");
 const SQS_NOTIFY_EVENT: &str = include_str!("../fixtures/lambda/sqs_notify_event.json");
+const SNS_SES_RECEIVED: &str = include_str!("../fixtures/lambda/sns_ses_received.json");
 
 /// One function binary running in local mode against its own emulator and data directory.
 struct Function {
     emulator: LambdaEmulator,
     process: FunctionProcess,
-    _data_dir: TempDir,
+    data_dir: TempDir,
 }
 
 impl Function {
@@ -45,7 +46,7 @@ impl Function {
         ];
         vars.extend_from_slice(env);
         let process = emulator.spawn_function(binary, &vars)?;
-        Ok(Self { emulator, process, _data_dir: data_dir })
+        Ok(Self { emulator, process, data_dir })
     }
 
     async fn invoke(&self, payload: Value) -> anyhow::Result<InvocationResult> {
@@ -178,6 +179,77 @@ async fn the_notify_binary_acknowledges_a_poison_record_instead_of_retrying_it()
 
     // Assert
     assert_eq!(response, json!({ "batchItemFailures": [] }));
+}
+
+/// The SES receipt notification of the fixture, carrying `raw` (Base64, as the SNS action sends it).
+fn ses_notification(raw: &str) -> Value {
+    use base64::Engine;
+    let mut event = fixture(SNS_SES_RECEIVED);
+    let message = event["Records"][0]["Sns"]["Message"].as_str().unwrap().to_owned();
+    let content = base64::engine::general_purpose::STANDARD.encode(raw);
+    event["Records"][0]["Sns"]["Message"] = json!(message.replace("CONTENT", &content));
+    event
+}
+
+#[tokio::test]
+async fn the_inbound_binary_takes_a_smart_invite_reply_that_ses_published_to_sns() {
+    use calsync_core::store::{NewApplication, SmartInvite, Store};
+    use calsync_core::{config::DatabaseConfig, domain::ApplicationId};
+
+    // Arrange: the function's cold start has created the database; an invite awaits a reply.
+    let inbound = Function::start("inbound").await.unwrap();
+    assert_eq!(inbound.respond(ses_notification("no calendar here")).await.unwrap(), Value::Null);
+    let path = inbound.data_dir.path().join("calsync.db");
+    let store = Store::connect(&DatabaseConfig::Sqlite { path }, None).await.unwrap();
+    let now = chrono::Utc::now();
+    let application = NewApplication {
+        id: ApplicationId::generate(),
+        integrator_id: None,
+        name: "Invites".into(),
+        client_id: "inbound-test".into(),
+        client_secret_hash: "unused".into(),
+        client_secret_sealed: Vec::new(),
+        redirect_uris: vec!["https://app.example/callback".into()],
+        sync_past_days: 30,
+        sync_future_days: 365,
+        created_at: now,
+    };
+    store.create_application(&application).await.unwrap();
+    let invite = SmartInvite {
+        application_id: application.id.clone(),
+        smart_invite_id: "board-42".into(),
+        recipient_email: "guest@example.com".into(),
+        uid: "board-42@calsync".into(),
+        reply_token: "tok123".into(),
+        method: "request".into(),
+        sequence: 0,
+        status: "pending".into(),
+        reply_comment: None,
+        reply_proposal: None,
+        callback_url: None,
+        organizer: sqlx::types::Json(json!({})),
+        event: sqlx::types::Json(json!({ "summary": "Board meeting" })),
+        event_end: now + chrono::Duration::days(7),
+        created_at: now,
+        updated_at: now,
+    };
+    store.save_smart_invite(&invite).await.unwrap();
+    let reply = "From: Guest <guest@example.com>\r\nTo: <invite+tok123@reply.example.com>\r\n\
+                 Content-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REPLY\r\n\
+                 BEGIN:VEVENT\r\nUID:board-42@calsync\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:guest@example.com\r\n\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    // Act
+    let response = inbound.respond(ses_notification(reply)).await.unwrap();
+
+    // Assert: taken, and the skipped message was logged without its content.
+    assert_eq!(response, Value::Null);
+    let stored = store.get_smart_invite(&application.id, "board-42", "guest@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.status, "accepted");
+    let stdout = inbound.process.stdout();
+    assert!(stdout.contains("inbound message is not a usable reply"), "{stdout}");
+    assert!(stdout.contains("smart invite reply taken"), "{stdout}");
+    assert!(!stdout.contains("no calendar here"), "{stdout}");
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ pub mod rate_limit;
 mod reads;
 mod request_log;
 mod service_accounts;
-mod smart_invites;
+pub mod smart_invites;
 mod writes;
 
 /// Request bodies above this size are answered with 413 before any handler runs.

@@ -1,15 +1,18 @@
 //! Plumbing shared by the Lambda binaries, so each `main` only wires state to a handler.
 //!
 //! `sqs_batch` turns an SQS event into per-record job calls and a partial-batch response,
-//! `scheduled` turns an EventBridge Scheduler `Input` into a typed run with a deadline, and
-//! `deadline` tells long runs when to stop so they return before Lambda kills them.
+//! `scheduled` turns an EventBridge Scheduler `Input` into a typed run with a deadline,
+//! `inbound_mail` takes the Smart Invite replies SES publishes to SNS, and `deadline` tells long
+//! runs when to stop so they return before Lambda kills them.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 mod schedule;
+mod ses;
 mod sqs;
 
 pub use schedule::{ScheduledError, scheduled};
+pub use ses::{SesError, inbound_mail, raw_message};
 pub use sqs::sqs_batch;
 
 /// Time kept back from the invocation deadline to finish the current batch, write the report

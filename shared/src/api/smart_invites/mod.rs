@@ -15,6 +15,8 @@ mod inbound;
 mod reply;
 mod upsert;
 
+pub use reply::{MAX_MESSAGE_BYTES, Message, Received, ReplyError, receive};
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/smart_invites", post(upsert::post).get(get::get))
