@@ -71,7 +71,7 @@ fn environment<'a>(template: &'a Value, function: &'a Value) -> BTreeMap<&'a str
 
 fn functions(template: &Value) -> Vec<(&str, &Value)> {
     let functions = of_type(template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 5, "api, sync, notify, retention and backup");
+    assert_eq!(functions.len(), 6, "api, sync, notify, retention, backup and inbound");
     functions
 }
 
@@ -79,10 +79,14 @@ fn functions(template: &Value) -> Vec<(&str, &Value)> {
 fn every_queue_has_a_dead_letter_queue_that_keeps_messages_longer() {
     let template = template();
     let queues: BTreeMap<&str, &Value> = of_type(&template, "AWS::SQS::Queue").into_iter().collect();
+    // Dead-letter queues of queues, of the scheduler and of asynchronously invoked functions.
     let dead_letter: BTreeSet<&str> = queues
         .values()
         .filter_map(|q| target(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
         .chain(Some("ScheduleDeadLetterQueue"))
+        .chain(
+            functions(&template).iter().filter_map(|(_, f)| target(&f["Properties"]["DeadLetterQueue"]["TargetArn"])),
+        )
         .collect();
     assert!(queues.len() >= 5);
     for (name, queue) in &queues {
@@ -240,6 +244,7 @@ fn every_function_environment_is_a_valid_lambda_configuration_of_known_variables
             let value = env.get(var)?;
             Some(match var {
                 "CALSYNC_PUBLIC_URL" => "https://api.example.com".to_owned(),
+                "CALSYNC_SMART_INVITE_REPLY_DOMAIN" => "reply.example.com".to_owned(),
                 _ => value.as_str().map(str::to_owned).unwrap_or_else(|| format!("placeholder-{var}")),
             })
         };
@@ -311,6 +316,8 @@ fn alarms_watch_dead_letter_queues_errors_throttles_and_the_database() {
         "Errors:NotifyFunction",
         "Errors:RetentionFunction",
         "Errors:BackupFunction",
+        "Errors:InboundFunction",
+        "ApproximateNumberOfMessagesVisible:InboundDeadLetterQueue",
         "Throttles:all",
         "CPUUtilization:Database",
         "FreeStorageSpace:Database",
@@ -320,4 +327,48 @@ fn alarms_watch_dead_letter_queues_errors_throttles_and_the_database() {
     for (name, alarm) in alarms {
         assert_eq!(target(&alarm["Properties"]["AlarmActions"][0]), Some("AlarmTopic"), "{name}");
     }
+}
+
+#[test]
+fn with_a_reply_domain_ses_hands_smart_invite_replies_to_the_inbound_function_through_an_encrypted_topic() {
+    let template = template();
+    let all = resources(&template);
+    // Everything of it exists only with a reply domain.
+    for name in [
+        "InboundMailTopic",
+        "InboundMailTopicPolicy",
+        "InboundMailRuleSet",
+        "InboundMailRule",
+        "InboundDeadLetterQueue",
+        "InboundFunction",
+        "InboundLogGroup",
+        "InboundErrorsAlarm",
+        "InboundDeadLetterAlarm",
+    ] {
+        assert_eq!(all[name]["Condition"], "HasReplyDomain", "{name}");
+    }
+    // SES receives mail for the domain and publishes it whole (Base64) to the topic.
+    let rule = &all["InboundMailRule"]["Properties"]["Rule"];
+    assert_eq!(rule["Recipients"][0]["Ref"], "SmartInviteReplyDomain");
+    assert_eq!(rule["ScanEnabled"], true);
+    let action = &rule["Actions"][0]["SNSAction"];
+    assert_eq!(target(&action["TopicArn"]), Some("InboundMailTopic"));
+    assert_eq!(action["Encoding"], "Base64");
+    // The topic is encrypted with the data key, which SES may use; only SES may publish.
+    assert_eq!(target(&all["InboundMailTopic"]["Properties"]["KmsMasterKeyId"]), Some("DataKey"));
+    let key_policy = serde_json::to_string(&all["DataKey"]["Properties"]["KeyPolicy"]).unwrap();
+    assert!(key_policy.contains("ses.amazonaws.com") && key_policy.contains("HasReplyDomain"), "{key_policy}");
+    let publish = &all["InboundMailTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(publish["Principal"]["Service"], "ses.amazonaws.com");
+    assert!(publish["Condition"]["StringEquals"]["AWS:SourceAccount"].is_object());
+    // The function takes the topic, retries twice, then parks the event in its dead-letter queue.
+    let function = &all["InboundFunction"]["Properties"];
+    assert_eq!(function["CodeUri"], "functions/inbound");
+    assert_eq!(function["Events"]["Mail"]["Type"], "SNS");
+    assert_eq!(target(&function["Events"]["Mail"]["Properties"]["Topic"]), Some("InboundMailTopic"));
+    assert_eq!(function["EventInvokeConfig"]["MaximumRetryAttempts"], 2);
+    assert_eq!(target(&function["DeadLetterQueue"]["TargetArn"]), Some("InboundDeadLetterQueue"));
+    // Every function writes reply addresses with the domain (the invitation in a callback too).
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(env["CALSYNC_SMART_INVITE_REPLY_DOMAIN"]["Fn::If"][0] == "HasReplyDomain", "{env}");
 }
