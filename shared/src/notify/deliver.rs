@@ -7,9 +7,9 @@
 //! doubling to an hour, spread ±25 %) by queueing the job again with a delay; SQS delays at most
 //! 15 minutes, so a longer wait takes several hops. After about 24 hours of failures the
 //! notification is given up and the channel closed with the reason recorded (a Smart Invite
-//! callback has no channel: it is only given up). A destination that
-//! is not allowed (not public, not HTTPS) is given up at once. Each attempt is logged for the
-//! application with its status and latency, never its body.
+//! callback has no channel: it is only given up). A destination that is not allowed (not public,
+//! not HTTPS) is given up at once. Each attempt is logged for the application with its status and
+//! latency, never its body.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Receiving a Smart Invite reply: [`receive`] takes one message sent to a reply address, either
 //! the raw message or its calendar part alone, from `POST /inbound/smart_invite_replies` (the
 //! operator's own gateway, authenticated with the admin token) or from the `inbound` function
-//! (SES → SNS, see `ses`).
+//! (SES → SNS, see `lambda::inbound_mail`).
 //!
 //! The invite is found by the `invite+<token>@` address in `To` when present, else by the
 //! REPLY's UID and attendee; either way UID and attendee must match the stored invite. A COUNTER
