@@ -22,6 +22,26 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests crate is inside the workspace").to_path_buf()
 }
 
+/// The project virtualenv's Python, where pycronofy is installed.
+pub(crate) fn python() -> PathBuf {
+    std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
+    })
+}
+
+/// The directory whose `node_modules` holds the npm `cronofy` SDK (and the node scripts).
+pub(crate) fn node_sdk_dir() -> PathBuf {
+    let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
+    assert!(
+        dir.join("node_modules/cronofy/package.json").is_file(),
+        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
+        dir.display()
+    );
+    dir
+}
+
 /// What a script did: exit code (None = killed after the timeout), stdout and stderr.
 struct ScriptRun {
     code: Option<i32>,
@@ -149,11 +169,8 @@ fn assert_flow(sdk: &str, run: &ScriptRun, application_calendar_id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycronofy_drives_the_whole_api_flow() {
-    let python = std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
-    });
     let dir = repo_root().join("tests/sdk/python");
-    let run = drive(python, vec![dir.join("flow.py").display().to_string()], dir).await;
+    let run = drive(python(), vec![dir.join("flow.py").display().to_string()], dir).await;
     assert_flow("pycronofy", &run, "sdk-python");
 }
 
@@ -161,11 +178,8 @@ async fn pycronofy_drives_the_whole_api_flow() {
 /// invitation parses with Python's `icalendar` and imports into Radicale.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycronofy_drives_smart_invites_and_the_invitation_reads_back_in_icalendar_and_radicale() {
-    let python = std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
-    });
     let dir = repo_root().join("tests/sdk/python");
-    let run = drive(python, vec![dir.join("smart_invite.py").display().to_string()], dir).await;
+    let run = drive(python(), vec![dir.join("smart_invite.py").display().to_string()], dir).await;
     let summary = run.summary();
     for (name, outcome) in summary["steps"].as_object().unwrap() {
         assert_eq!(outcome, "ok", "step {name}; stderr:\n{}", run.stderr);
@@ -189,14 +203,7 @@ async fn pycronofy_drives_smart_invites_and_the_invitation_reads_back_in_icalend
 /// The npm SDK's `createSmartInvite`, `getSmartInvite` and `cancelSmartInvite`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_cronofy_sdk_creates_reads_and_cancels_a_smart_invite() {
-    let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
-    assert!(
-        dir.join("node_modules/cronofy/package.json").is_file(),
-        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
-        dir.display()
-    );
+    let dir = node_sdk_dir();
     let run = drive(PathBuf::from("node"), vec!["smart_invite.mjs".to_owned()], dir).await;
     let summary = run.summary();
     assert_eq!(
@@ -219,14 +226,7 @@ async fn the_npm_cronofy_sdk_creates_reads_and_cancels_a_smart_invite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_cronofy_sdk_drives_the_whole_api_flow() {
-    let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
-    assert!(
-        dir.join("node_modules/cronofy/package.json").is_file(),
-        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
-        dir.display()
-    );
+    let dir = node_sdk_dir();
     let run = drive(PathBuf::from("node"), vec!["flow.mjs".to_owned()], dir).await;
     assert_flow("npm cronofy", &run, "sdk-node");
 }

@@ -64,9 +64,7 @@ fn expected_jobs(sdk: &str) -> Vec<(String, String, Option<String>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycronofy_asks_for_mailboxes_through_a_service_account() {
-    let python = std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
-    });
+    let python = crate::sdk::python();
     let dir = repo_root().join("tests/sdk/python");
     let script = dir.join("service_account.py").display().to_string();
 
@@ -78,14 +76,7 @@ async fn pycronofy_asks_for_mailboxes_through_a_service_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_sdk_asks_for_mailboxes_through_a_service_account() {
-    let dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
-    assert!(
-        dir.join("node_modules/cronofy/package.json").is_file(),
-        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
-        dir.display()
-    );
+    let dir = crate::sdk::node_sdk_dir();
     let script = "service_account.mjs".to_owned();
 
     let (summary, jobs) = drive(PathBuf::from("node"), &script, dir).await;

@@ -60,17 +60,8 @@ pub(super) fn sdks_accept(secret: &str, header: &str, body: &str) -> (bool, bool
     let dir = tempfile::tempdir().expect("temp dir");
     let body_file = dir.path().join("body.json");
     std::fs::write(&body_file, body).unwrap();
-    let python = std::env::var_os("CALSYNC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("CALSYNC_TEST_PYTHON is not set: run `eval \"$(infra/sdks.sh)\"` to install pycronofy into .venv")
-    });
-    let node_dir = std::env::var_os("CALSYNC_TEST_NODE_SDK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("tests/sdk/node"));
-    assert!(
-        node_dir.join("node_modules/cronofy/package.json").is_file(),
-        "the npm cronofy SDK is not installed in {}: run `eval \"$(infra/sdks.sh)\"`",
-        node_dir.display()
-    );
+    let python = crate::sdk::python();
+    let node_dir = crate::sdk::node_sdk_dir();
     let run = |program: &Path, script: PathBuf, dir: &Path| {
         let output = Command::new(program)
             .arg(script)
