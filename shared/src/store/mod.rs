@@ -220,7 +220,6 @@ impl Store {
         migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// One round trip, for health checks.
     /// The statement that opens a transaction which reads and then writes. SQLite takes the write
     /// lock up front (`BEGIN IMMEDIATE`, which waits out the busy timeout), because a deferred
     /// transaction that read first cannot upgrade while another connection writes and would fail
@@ -229,6 +228,7 @@ impl Store {
         dialect!(self, pg: "BEGIN", sqlite: "BEGIN IMMEDIATE")
     }
 
+    /// One round trip, for health checks.
     pub async fn ping(&self) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
         Ok(())

@@ -4,6 +4,7 @@ mod accounts;
 mod applications;
 mod events;
 mod operations;
+mod upgrades;
 
 /// Generates `sqlite::NAME` and `postgres::NAME` tests calling `NAME(&Store)` from the module.
 macro_rules! on_both_backends {
