@@ -5,6 +5,7 @@ mod cli;
 mod enterprise_connect;
 mod gdpr;
 mod ical;
+mod inbound_mail;
 mod notify;
 mod sync;
 
