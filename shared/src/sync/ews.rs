@@ -28,10 +28,11 @@ use chrono_tz::Tz;
 
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Written,
+    event_to_write,
 };
 use super::window::SyncWindow;
 use crate::crypto::Credentials;
-use crate::ical::parse_resource;
+
 use crate::providers::caldav::Policy;
 use crate::providers::ews::{
     CalendarFolder, CalendarItem, Change, EwsAccount, EwsClient, EwsError, ItemFields, ItemRef, ItemType, Login,
@@ -321,12 +322,8 @@ impl CalendarProvider for EwsProvider {
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError> {
-        let series = parse_resource(ics, self.default_tz)
-            .map_err(|_| ProviderError::Permanent("the event to write is not valid iCalendar".into()))?;
-        let master =
-            series.master.ok_or_else(|| ProviderError::Permanent("the event to write has no master".into()))?;
-        let fields =
-            ItemFields::from_component(&master, &series.uid).map_err(|e| ProviderError::Permanent(e.to_string()))?;
+        let (uid, master) = event_to_write(ics, self.default_tz)?;
+        let fields = ItemFields::from_component(&master, &uid).map_err(|e| ProviderError::Permanent(e.to_string()))?;
         let client = self.client().await?;
         let written = match (known_id, expected_etag) {
             (Some(id), Some(change_key)) => match client.update_item(id, Some(change_key), &fields).await {

@@ -35,13 +35,13 @@ use serde_json::{Value, json};
 
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
-    Written,
+    Written, event_to_write,
 };
 use super::session::OAuthSession;
 use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::domain::EventTime;
-use crate::ical::{Component, parse_resource};
+use crate::ical::Component;
 use crate::providers::{
     OAuthClient,
     google::{
@@ -526,10 +526,7 @@ impl CalendarProvider for GoogleProvider {
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError> {
-        let series = parse_resource(ics, self.default_tz)
-            .map_err(|_| ProviderError::Permanent("the event to write is not valid iCalendar".into()))?;
-        let master =
-            series.master.ok_or_else(|| ProviderError::Permanent("the event to write has no master".into()))?;
+        let (_, master) = event_to_write(ics, self.default_tz)?;
         let id = event_id_for(name);
         let body = google_event(&id, &master);
         let client = self.client();

@@ -33,13 +33,13 @@ use url::Url;
 
 use super::provider::{
     CalendarListing, CalendarProvider, ChangeSet, ProviderError, RangeListing, RemoteCalendar, RemoteResource, Watch,
-    Written,
+    Written, event_to_write,
 };
 use super::session::OAuthSession;
 use super::window::SyncWindow;
 use crate::crypto::Credentials;
 use crate::domain::{EventTime, Transparency};
-use crate::ical::{Component, parse_resource};
+use crate::ical::Component;
 use crate::providers::{
     OAuthClient,
     graph::{
@@ -523,10 +523,7 @@ impl CalendarProvider for GraphProvider {
         ics: &str,
         expected_etag: Option<&str>,
     ) -> Result<Written, ProviderError> {
-        let series = parse_resource(ics, Tz::UTC)
-            .map_err(|_| ProviderError::Permanent("the event to write is not valid iCalendar".into()))?;
-        let master =
-            series.master.ok_or_else(|| ProviderError::Permanent("the event to write has no master".into()))?;
+        let (_, master) = event_to_write(ics, Tz::UTC)?;
         let mut body = graph_event(&master)?;
         let client = self.client();
         let answer = match (known_id, expected_etag) {

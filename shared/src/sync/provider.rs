@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::window::SyncWindow;
 use crate::crypto::Credentials;
-use crate::ical::Series;
+use crate::ical::{Component, Series, parse_resource};
 
 /// A calendar as the service describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,4 +199,13 @@ pub trait CalendarProvider: Send + Sync {
     async fn unwatch(&self, _channel_id: &str, _resource_id: &str) -> Result<(), ProviderError> {
         Ok(())
     }
+}
+
+/// The event a `write` was given, for services that take events rather than iCalendar text
+/// (Google, Graph, EWS): the master VEVENT of `ics`, read in `default_tz`, with its UID.
+pub(crate) fn event_to_write(ics: &str, default_tz: chrono_tz::Tz) -> Result<(String, Component), ProviderError> {
+    let series = parse_resource(ics, default_tz)
+        .map_err(|_| ProviderError::Permanent("the event to write is not valid iCalendar".into()))?;
+    let master = series.master.ok_or_else(|| ProviderError::Permanent("the event to write has no master".into()))?;
+    Ok((series.uid, master))
 }
