@@ -32,15 +32,8 @@ pub(super) async fn get(State(state): State<AppState>, params: Params) -> Respon
         }
         Ok(Err(Refusal::Redirect(url))) => page::redirect(&url),
         Ok(Ok(started)) => Choices {
-            application: &started.application.name,
-            sign_in: page::sign_in_pages(&state),
-            scopes: &started.request.scopes,
-            request_id: &started.request_id,
-            redirect_uri: &started.request.redirect_uri,
             focus: started.suggested,
-            notice: None,
-            problems: &[],
-            typed: None,
+            ..Choices::of(&state, &started.request_id, &started.request, &started.application.name)
         }
         .render(StatusCode::OK)
         .into_response(),

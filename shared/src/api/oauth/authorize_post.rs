@@ -37,17 +37,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
         Err(response) => return response,
     };
     let request_id = request_id.as_str();
-    let choices = Choices {
-        application: &application.name,
-        sign_in: page::sign_in_pages(&state),
-        scopes: &request.scopes,
-        request_id,
-        redirect_uri: &request.redirect_uri,
-        focus: None,
-        notice: None,
-        problems: &[],
-        typed: Some(&form),
-    };
+    let choices = Choices { typed: Some(&form), ..Choices::of(&state, request_id, &request, &application.name) };
 
     // Check the chosen service and its fields.
     let Some(service) = form.service.as_deref().and_then(Service::parse) else {
@@ -81,9 +71,5 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     }
 
     // Complete the request and return to the application with a code.
-    match authorization::complete(&state, request_id, &request, &connection).await {
-        Ok(Some(url)) => page::redirect(&url),
-        Ok(None) => page::expired(),
-        Err(e) => page::internal_error(e),
-    }
+    page::complete(&state, request_id, &request, &connection).await
 }

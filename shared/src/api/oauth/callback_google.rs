@@ -29,17 +29,8 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
         Err(response) => return response,
     };
     let request_id = request_id.as_str();
-    let choices = Choices {
-        application: &application.name,
-        sign_in: page::sign_in_pages(&state),
-        scopes: &request.scopes,
-        request_id,
-        redirect_uri: &request.redirect_uri,
-        focus: Some(Service::Google),
-        notice: None,
-        problems: &[],
-        typed: None,
-    };
+    let choices =
+        Choices { focus: Some(Service::Google), ..Choices::of(&state, request_id, &request, &application.name) };
     let (Some(code), None) = (callback.code.as_deref(), callback.error.as_deref()) else {
         let notice = "Google sign-in was cancelled. Choose Google again, or another calendar service.";
         return Choices { notice: Some(notice), ..choices }.render(StatusCode::OK);
@@ -51,9 +42,5 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
             return Choices { notice: Some(&notice), ..choices }.render(StatusCode::BAD_GATEWAY);
         }
     };
-    match authorization::complete(&state, request_id, &request, &connection).await {
-        Ok(Some(url)) => page::redirect(&url),
-        Ok(None) => page::expired(),
-        Err(e) => page::internal_error(e),
-    }
+    page::complete(&state, request_id, &request, &connection).await
 }

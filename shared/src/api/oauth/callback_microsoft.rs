@@ -33,17 +33,8 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
         Err(response) => return response,
     };
     let request_id = request_id.as_str();
-    let choices = Choices {
-        application: &application.name,
-        sign_in: page::sign_in_pages(&state),
-        scopes: &request.scopes,
-        request_id,
-        redirect_uri: &request.redirect_uri,
-        focus: Some(Service::Microsoft),
-        notice: None,
-        problems: &[],
-        typed: None,
-    };
+    let choices =
+        Choices { focus: Some(Service::Microsoft), ..Choices::of(&state, request_id, &request, &application.name) };
 
     // A sign-in the end-user cancelled, or one Microsoft ended with an error.
     let code = match (callback.code.as_deref(), callback.error.as_deref()) {
@@ -71,9 +62,5 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
     };
 
     // Complete the request and return to the application with a code.
-    match authorization::complete(&state, request_id, &request, &connection).await {
-        Ok(Some(url)) => page::redirect(&url),
-        Ok(None) => page::expired(),
-        Err(e) => page::internal_error(e),
-    }
+    page::complete(&state, request_id, &request, &connection).await
 }

@@ -15,7 +15,7 @@ use axum::{
 
 use crate::{
     api::error::LoggedError,
-    authorization::{AuthorizeRequest, ConnectionForm, FieldProblem, Service},
+    authorization::{self, AuthorizeRequest, Connection, ConnectionForm, FieldProblem, Service},
     domain::{Application, Scope, Scopes},
 };
 
@@ -134,6 +134,21 @@ pub(super) fn internal_error(error: anyhow::Error) -> Response {
 }
 
 /// A 302 to `url` (the application's redirect URI with the result).
+/// Completes the pending request with the connection the end-user made and sends them on to the
+/// application with a code (or says the page expired, when another tab completed it first).
+pub(super) async fn complete(
+    state: &crate::state::AppState,
+    request_id: &str,
+    request: &AuthorizeRequest,
+    connection: &Connection,
+) -> Response {
+    match authorization::complete(state, request_id, request, connection).await {
+        Ok(Some(url)) => redirect(&url),
+        Ok(None) => expired(),
+        Err(e) => internal_error(e),
+    }
+}
+
 pub(super) fn redirect(url: &str) -> Response {
     match HeaderValue::from_str(url) {
         Ok(location) => (
@@ -194,7 +209,27 @@ pub(super) struct Choices<'a> {
     pub typed: Option<&'a ConnectionForm>,
 }
 
-impl Choices<'_> {
+impl<'a> Choices<'a> {
+    /// The page for a pending request as first shown: no service in focus, nothing to say yet.
+    pub(super) fn of(
+        state: &'a crate::state::AppState,
+        request_id: &'a str,
+        request: &'a AuthorizeRequest,
+        application: &'a str,
+    ) -> Self {
+        Choices {
+            application,
+            sign_in: sign_in_pages(state),
+            scopes: &request.scopes,
+            request_id,
+            redirect_uri: &request.redirect_uri,
+            focus: None,
+            notice: None,
+            problems: &[],
+            typed: None,
+        }
+    }
+
     pub(super) fn render(&self, status: StatusCode) -> Response {
         let app = html_escape(self.application);
         let mut main = format!("<h1>Connect a calendar to {app}</h1><p><strong>{app}</strong> is asking to:</p>");
