@@ -11,20 +11,12 @@ use axum::{
 use super::page::{self, Choices};
 use crate::{
     api::extract::Params,
-    authorization::{self, AuthorizeParams, Refusal},
+    authorization::{self, Refusal},
     state::AppState,
 };
 
 pub(super) async fn get(State(state): State<AppState>, params: Params) -> Response {
-    let query = AuthorizeParams {
-        response_type: params.get("response_type"),
-        client_id: params.get("client_id"),
-        redirect_uri: params.get("redirect_uri"),
-        scope: params.get("scope"),
-        state: params.get("state"),
-        provider_name: params.get("provider_name"),
-        delegated_scope: None,
-    };
+    let query = page::authorize_params(&params);
     match authorization::start(&state.store, query, state.clock.now()).await {
         Err(e) => page::internal_error(e.into()),
         Ok(Err(Refusal::Page(problem))) => {

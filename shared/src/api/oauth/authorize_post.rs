@@ -1,35 +1,25 @@
 //! `POST /oauth/authorize`: the page's forms. Loads the pending request the form names, checks
 //! the chosen service's fields, tries the credentials against the service, and on success
-//! completes the request and redirects to the application with a code. A refused form is shown again with its problems (400) and nothing
-//! is stored.
+//! completes the request and redirects to the application with a code. A refused form is shown
+//! again with its problems (400) and nothing is stored.
 
 use axum::{
     extract::{Request, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::Response,
 };
 
 use super::page::{self, Choices};
 use crate::{
-    api::extract::body_bytes,
-    authorization::{self, Connection, ConnectionForm, Service},
+    authorization::{self, Connection, Service},
     state::AppState,
 };
 
-const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
-
 pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
-    // Read the form.
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let bytes = match body_bytes(request).await {
-        Ok(bytes) if is_form => bytes,
-        _ => return page::message(StatusCode::BAD_REQUEST, "The form could not be read", UNREADABLE),
+    let form = match page::read_form(request).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    let form = ConnectionForm::parse(&bytes);
 
     // Load the pending request it belongs to.
     let (request_id, request, application) = match page::pending(&state, form.request.as_deref()).await {

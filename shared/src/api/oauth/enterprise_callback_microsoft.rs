@@ -39,19 +39,7 @@ pub(super) async fn get(State(state): State<AppState>, Query(callback): Query<Ca
         Ok(found) => found,
         Err(response) => return response,
     };
-    let delegated = request.delegated_scopes.clone().unwrap_or_default();
-    let consent_page = office365::consent_page(&state);
-    let shown = ServiceAccountForm {
-        application: &application.name,
-        delegated: &delegated,
-        request_id: &request_id,
-        redirect_uri: &request.redirect_uri,
-        notice: None,
-        problems: &[],
-        typed: None,
-        office365: consent_page.as_deref(),
-        google: crate::authorization::service_accounts::google::client_id(&state),
-    };
+    let shown = ServiceAccountForm::of(&state, &request_id, &request, &application.name);
 
     // A consent or sign-in the administrator declined, or one Microsoft ended with an error.
     let consented = callback.admin_consent.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("true"));

@@ -32,7 +32,7 @@ pub(super) async fn pending(
 pub(super) struct ServiceAccountForm<'a> {
     pub application: &'a str,
     /// What each connected account will let the application do.
-    pub delegated: &'a Scopes,
+    pub delegated: Scopes,
     pub request_id: &'a str,
     pub redirect_uri: &'a str,
     pub notice: Option<&'a str>,
@@ -41,10 +41,33 @@ pub(super) struct ServiceAccountForm<'a> {
     pub typed: Option<&'a ConnectionForm>,
     /// Microsoft's admin consent authority when calsync's Microsoft client is configured: the
     /// Office 365 choice is offered and its form leads there.
-    pub office365: Option<&'a str>,
+    pub office365: Option<String>,
     /// calsync's Google service account client id when its key is configured: the Google
     /// Workspace (domain-wide delegation) choice is offered.
     pub google: Option<&'a str>,
+}
+
+impl<'a> ServiceAccountForm<'a> {
+    /// The form for a pending request as first shown, offering the service accounts this
+    /// installation is configured for.
+    pub(super) fn of(
+        state: &'a AppState,
+        request_id: &'a str,
+        request: &'a AuthorizeRequest,
+        application: &'a str,
+    ) -> Self {
+        ServiceAccountForm {
+            application,
+            delegated: request.delegated_scopes.clone().unwrap_or_default(),
+            request_id,
+            redirect_uri: &request.redirect_uri,
+            notice: None,
+            problems: &[],
+            typed: None,
+            office365: crate::authorization::service_accounts::office365::consent_page(state),
+            google: crate::authorization::service_accounts::google::client_id(state),
+        }
+    }
 }
 
 const FIELDS: [(&str, &str, &str, bool); 4] = [
@@ -111,7 +134,7 @@ impl ServiceAccountForm<'_> {
              Afterwards you return to {app}.</p>"
         );
         let mut targets = vec![self.redirect_uri];
-        targets.extend(self.office365);
+        targets.extend(self.office365.as_deref());
         html(status, &format!("Connect your organisation's calendars to {}", self.application), &main, &targets)
     }
 

@@ -5,7 +5,7 @@
 
 use axum::{
     extract::{Request, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::Response,
 };
 
@@ -14,45 +14,26 @@ use super::{
     page,
 };
 use crate::{
-    api::extract::body_bytes,
-    authorization::{self, Connection, ConnectionForm, Service, service_accounts},
+    authorization::{self, Connection, Service, service_accounts},
     crypto::Credentials,
     domain::ProviderName,
     state::AppState,
 };
 
-const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
-
 pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
-    // Read the form.
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let bytes = match body_bytes(request).await {
-        Ok(bytes) if is_form => bytes,
-        _ => return page::message(StatusCode::BAD_REQUEST, "The form could not be read", UNREADABLE),
+    let form = match page::read_form(request).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    let form = ConnectionForm::parse(&bytes);
 
     // Load the pending Enterprise Connect request it belongs to.
     let (request_id, request, application) = match pending(&state, form.request.as_deref()).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let delegated = request.delegated_scopes.clone().unwrap_or_default();
-    let office365 = service_accounts::office365::consent_page(&state);
     let shown = ServiceAccountForm {
-        application: &application.name,
-        delegated: &delegated,
-        request_id: &request_id,
-        redirect_uri: &request.redirect_uri,
-        notice: None,
-        problems: &[],
         typed: Some(&form),
-        office365: office365.as_deref(),
-        google: service_accounts::google::client_id(&state),
+        ..ServiceAccountForm::of(&state, &request_id, &request, &application.name)
     };
 
     // Google Workspace: the delegation is proven for the typed address.
@@ -61,7 +42,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     }
 
     // Office 365: the administrator consents at Microsoft and comes back to its callback.
-    if form.service.as_deref() == Some("office365") && office365.is_some() {
+    if form.service.as_deref() == Some("office365") && shown.office365.is_some() {
         return match service_accounts::office365::admin_consent_url(&state, &request_id) {
             Ok(url) => page::redirect(&url),
             Err(e) => page::internal_error(e.into()),

@@ -134,6 +134,35 @@ pub(super) fn internal_error(error: anyhow::Error) -> Response {
 }
 
 /// A 302 to `url` (the application's redirect URI with the result).
+/// The `/oauth/authorize` parameters of a request (`delegated_scope` is read only by Enterprise
+/// Connect).
+pub(super) fn authorize_params(params: &crate::api::extract::Params) -> authorization::AuthorizeParams<'_> {
+    authorization::AuthorizeParams {
+        response_type: params.get("response_type"),
+        client_id: params.get("client_id"),
+        redirect_uri: params.get("redirect_uri"),
+        scope: params.get("scope"),
+        state: params.get("state"),
+        provider_name: params.get("provider_name"),
+        delegated_scope: params.get("delegated_scope"),
+    }
+}
+
+/// The page's form as posted (`application/x-www-form-urlencoded`), or the page saying it could
+/// not be read.
+pub(super) async fn read_form(request: axum::extract::Request) -> Result<ConnectionForm, Response> {
+    const UNREADABLE: &str = "calsync could not read what the page sent. Please start again from the application.";
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    match crate::api::extract::body_bytes(request).await {
+        Ok(bytes) if is_form => Ok(ConnectionForm::parse(&bytes)),
+        _ => Err(message(StatusCode::BAD_REQUEST, "The form could not be read", UNREADABLE)),
+    }
+}
+
 /// Completes the pending request with the connection the end-user made and sends them on to the
 /// application with a code (or says the page expired, when another tab completed it first).
 pub(super) async fn complete(
