@@ -146,8 +146,25 @@ fn optional_text(lines: &mut Vec<String>, name: &str, value: Option<&str>) {
     }
 }
 
+/// Appends the content line `NAME:value` + CRLF, unfolded (readers unfold any length): for the
+/// adapters that assemble a VEVENT from a provider's fields (Google, EWS). `value` is written as
+/// given; TEXT values go through [`escape`] first.
+pub(crate) fn push_line(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push(':');
+    out.push_str(value);
+    out.push_str("\r\n");
+}
+
+/// An ORGANIZER or ATTENDEE line: `NAME;CN="…"<params>:mailto:email` + CRLF, `params` being
+/// further parameters as written (`;PARTSTAT=ACCEPTED`).
+pub(crate) fn person_line(name: &str, email: &str, display: Option<&str>, params: &str) -> String {
+    let cn = display.filter(|d| !d.is_empty()).map(|d| format!(";CN={}", param(d))).unwrap_or_default();
+    format!("{name}{cn}{params}:mailto:{}\r\n", email.replace(['\r', '\n', ':', ';'], ""))
+}
+
 /// TEXT escaping: backslash, semicolon, comma and line breaks.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {

@@ -13,6 +13,7 @@ mod parse;
 mod zones;
 
 pub use emit::{Scheduling, to_ics, to_invitation};
+pub(crate) use emit::{escape, person_line, push_line};
 pub use expand::{Expansion, MAX_OCCURRENCES, Occurrence, expand};
 pub use model::{Component, Series, Warning};
 pub use parse::{Limits, parse_feed, parse_resource};

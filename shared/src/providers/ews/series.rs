@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::items::{CalendarItem, ItemType, Pattern, RangeEnd, Recurrence};
-use crate::ical::{Series, iana_zone, localize, parse_resource};
+use crate::ical::{Series, escape, iana_zone, localize, parse_resource, person_line, push_line};
 
 /// Why a series could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,7 +101,7 @@ fn write_vevent(
     original: Option<(DateTime<Utc>, Clock)>,
 ) -> Result<(), SeriesError> {
     out.push_str("BEGIN:VEVENT\r\n");
-    line(out, "UID", &escape(uid));
+    push_line(out, "UID", &escape(uid));
     if let Some((at, master_clock)) = original {
         out.push_str(&master_clock.line("RECURRENCE-ID", at));
     }
@@ -115,7 +115,7 @@ fn write_vevent(
     if original.is_none()
         && let Some(recurrence) = item.recurrence.as_ref().filter(|_| item.item_type() == ItemType::RecurringMaster)
     {
-        line(out, "RRULE", &rrule(recurrence, clock));
+        push_line(out, "RRULE", &rrule(recurrence, clock));
         for deleted in &item.deleted_occurrences {
             if clock.all_day {
                 out.push_str(&format!("EXDATE;VALUE=DATE:{}\r\n", clock.day(*deleted).format("%Y%m%d")));
@@ -124,25 +124,25 @@ fn write_vevent(
             }
         }
     }
-    line(out, "STATUS", if item.cancelled { "CANCELLED" } else { "CONFIRMED" });
+    push_line(out, "STATUS", if item.cancelled { "CANCELLED" } else { "CONFIRMED" });
     for (value, name) in [(&item.subject, "SUMMARY"), (&item.body, "DESCRIPTION"), (&item.location, "LOCATION")] {
         if let Some(text) = value.as_deref().filter(|t| !t.is_empty()) {
-            line(out, name, &escape(text));
+            push_line(out, name, &escape(text));
         }
     }
     if matches!(item.free_busy.as_deref(), Some("Free" | "WorkingElsewhere")) {
-        line(out, "TRANSP", "TRANSPARENT");
+        push_line(out, "TRANSP", "TRANSPARENT");
     }
     if matches!(item.sensitivity.as_deref(), Some("Private" | "Confidential")) {
-        line(out, "CLASS", "PRIVATE");
+        push_line(out, "CLASS", "PRIVATE");
     }
     for (at, name) in [(item.created, "CREATED"), (item.last_modified, "LAST-MODIFIED")] {
         if let Some(at) = at {
-            line(out, name, &at.format("%Y%m%dT%H%M%SZ").to_string());
+            push_line(out, name, &at.format("%Y%m%dT%H%M%SZ").to_string());
         }
     }
     if let Some(organizer) = &item.organizer {
-        out.push_str(&person("ORGANIZER", &organizer.email, organizer.name.as_deref(), ""));
+        out.push_str(&person_line("ORGANIZER", &organizer.email, organizer.name.as_deref(), ""));
     }
     for attendee in &item.attendees {
         let partstat = match attendee.response.as_deref() {
@@ -153,7 +153,7 @@ fn write_vevent(
         };
         let role = if attendee.optional { "OPT-PARTICIPANT" } else { "REQ-PARTICIPANT" };
         let params = format!(";ROLE={role};PARTSTAT={partstat}");
-        out.push_str(&person("ATTENDEE", &attendee.person.email, attendee.person.name.as_deref(), &params));
+        out.push_str(&person_line("ATTENDEE", &attendee.person.email, attendee.person.name.as_deref(), &params));
     }
     out.push_str("END:VEVENT\r\n");
     Ok(())
@@ -220,35 +220,4 @@ fn rrule(recurrence: &Recurrence, clock: Clock) -> String {
         }
     }
     rule
-}
-
-fn person(name: &str, email: &str, display: Option<&str>, params: &str) -> String {
-    let cn = display
-        .filter(|d| !d.is_empty())
-        .map(|d| format!(";CN=\"{}\"", d.replace(['"', '\r', '\n'], "")))
-        .unwrap_or_default();
-    format!("{name}{cn}{params}:mailto:{}\r\n", email.replace(['\r', '\n', ':', ';'], ""))
-}
-
-fn line(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push(':');
-    out.push_str(value);
-    out.push_str("\r\n");
-}
-
-/// RFC 5545 TEXT escaping.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            ';' => escaped.push_str("\\;"),
-            ',' => escaped.push_str("\\,"),
-            '\n' => escaped.push_str("\\n"),
-            '\r' => {}
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use crate::ical::{Series, parse_resource};
+use crate::ical::{Series, escape, parse_resource, person_line, push_line};
 
 /// Why a series could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +66,7 @@ pub fn to_ics(events: &[Value]) -> Result<String, EventError> {
 fn write_vevent(out: &mut String, uid: &str, event: &Value) -> Result<(), EventError> {
     let cancelled = event["status"] == "cancelled";
     out.push_str("BEGIN:VEVENT\r\n");
-    line(out, "UID", &escape(uid));
+    push_line(out, "UID", &escape(uid));
     if let Some(original) = event.get("originalStartTime").filter(|v| !v.is_null()) {
         out.push_str(&time_line("RECURRENCE-ID", original, "originalStartTime")?);
     }
@@ -98,28 +98,28 @@ fn write_vevent(out: &mut String, uid: &str, event: &Value) -> Result<(), EventE
         Some("tentative") => "TENTATIVE",
         _ => "CONFIRMED",
     };
-    line(out, "STATUS", status);
+    push_line(out, "STATUS", status);
     for (field, name) in [("summary", "SUMMARY"), ("description", "DESCRIPTION"), ("location", "LOCATION")] {
         if let Some(text) = event[field].as_str().filter(|t| !t.is_empty()) {
-            line(out, name, &escape(text));
+            push_line(out, name, &escape(text));
         }
     }
     if event["transparency"] == "transparent" {
-        line(out, "TRANSP", "TRANSPARENT");
+        push_line(out, "TRANSP", "TRANSPARENT");
     }
     if matches!(event["visibility"].as_str(), Some("private" | "confidential")) {
-        line(out, "CLASS", "PRIVATE");
+        push_line(out, "CLASS", "PRIVATE");
     }
     if let Some(sequence) = event["sequence"].as_i64() {
-        line(out, "SEQUENCE", &sequence.to_string());
+        push_line(out, "SEQUENCE", &sequence.to_string());
     }
     for (field, name) in [("created", "CREATED"), ("updated", "LAST-MODIFIED")] {
         if let Some(at) = event[field].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
-            line(out, name, &at.to_utc().format("%Y%m%dT%H%M%SZ").to_string());
+            push_line(out, name, &at.to_utc().format("%Y%m%dT%H%M%SZ").to_string());
         }
     }
     if let Some(email) = event["organizer"]["email"].as_str() {
-        out.push_str(&person("ORGANIZER", email, event["organizer"]["displayName"].as_str(), None));
+        out.push_str(&person_line("ORGANIZER", email, event["organizer"]["displayName"].as_str(), ""));
     }
     for attendee in event["attendees"].as_array().into_iter().flatten() {
         let Some(email) = attendee["email"].as_str() else { continue };
@@ -129,7 +129,12 @@ fn write_vevent(out: &mut String, uid: &str, event: &Value) -> Result<(), EventE
             Some("tentative") => "TENTATIVE",
             _ => "NEEDS-ACTION",
         };
-        out.push_str(&person("ATTENDEE", email, attendee["displayName"].as_str(), Some(partstat)));
+        out.push_str(&person_line(
+            "ATTENDEE",
+            email,
+            attendee["displayName"].as_str(),
+            &format!(";PARTSTAT={partstat}"),
+        ));
     }
     out.push_str("END:VEVENT\r\n");
     Ok(())
@@ -151,40 +156,6 @@ fn time_line(name: &str, time: &Value, field: &'static str) -> Result<String, Ev
         }
         None => Ok(format!("{name}:{}\r\n", at.format("%Y%m%dT%H%M%SZ"))),
     }
-}
-
-fn person(name: &str, email: &str, display: Option<&str>, partstat: Option<&str>) -> String {
-    let mut params = String::new();
-    if let Some(display) = display.filter(|d| !d.is_empty()) {
-        params.push_str(&format!(";CN=\"{}\"", display.replace(['"', '\r', '\n'], "")));
-    }
-    if let Some(partstat) = partstat {
-        params.push_str(&format!(";PARTSTAT={partstat}"));
-    }
-    format!("{name}{params}:mailto:{}\r\n", email.replace(['\r', '\n', ':', ';'], ""))
-}
-
-fn line(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push(':');
-    out.push_str(value);
-    out.push_str("\r\n");
-}
-
-/// RFC 5545 TEXT escaping.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            ';' => escaped.push_str("\\;"),
-            ',' => escaped.push_str("\\,"),
-            '\n' => escaped.push_str("\\n"),
-            '\r' => {}
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// The instant an event's time stands for (all-day dates at midnight UTC), for window checks.
