@@ -84,13 +84,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()));
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("the application already has this service account"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        result.map(|_| ()).map_err(|e| conflict_if_duplicate(e, "the application already has this service account"))
     }
 
     /// Replaces a service account's server, delegated scope and sealed credentials (the
@@ -204,13 +198,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()));
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("the service account already reaches this mailbox"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        result.map(|_| ()).map_err(|e| conflict_if_duplicate(e, "the service account already reaches this mailbox"))
     }
 
     /// The id of the mailbox profile `service_account` reaches for `email` (lower case).
@@ -246,5 +234,13 @@ impl Store {
             "UPDATE profiles SET service_account_id = NULL WHERE id = $1 AND service_account_id IS NOT NULL";
         let n = with_pool!(self, pool => sqlx::query(SQL).bind(profile).execute(pool).await?.rows_affected());
         Ok(n == 1)
+    }
+}
+
+/// A unique-key violation as the conflict it means (`what`); any other error as it is.
+fn conflict_if_duplicate(error: sqlx::Error, what: &'static str) -> StoreError {
+    match error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(what),
+        e => e.into(),
     }
 }
