@@ -70,6 +70,35 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 #[error("the address is not on the public internet")]
 pub struct NotPublic;
 
+/// Whether a request failed because its host resolved only to non-public addresses (which stays
+/// so: not worth retrying).
+pub fn resolved_not_public(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<NotPublic>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// What kind of failure a request met, in words that never include the URL (reqwest's own
+/// messages do).
+pub fn failure_reason(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the connection failed while reading the body"
+    } else if error.is_request() {
+        "the request could not be sent"
+    } else {
+        "HTTP failure"
+    }
+}
+
 /// Refuses a URL whose host is an IP literal outside the public internet; names are checked by
 /// [`PublicResolver`] when the connection is made.
 pub fn check_host(url: &Url) -> Result<(), NotPublic> {

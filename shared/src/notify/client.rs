@@ -14,7 +14,7 @@ use reqwest::dns::Resolve;
 use url::{Host, Url};
 
 use crate::config::{Config, Mode};
-use crate::net::{NotPublic, PublicResolver, is_public};
+use crate::net::{PublicResolver, is_public};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -159,23 +159,11 @@ impl CallbackClient {
                     latency: started.elapsed(),
                 };
             }
-            Err(e) if is_not_public(&e) => return refused("refused"),
+            Err(e) if crate::net::resolved_not_public(&e) => return refused("refused"),
             Err(e) if e.is_timeout() => "timeout",
             Err(e) if e.is_connect() => "connect_failed",
             Err(_) => "failed",
         };
         Attempt { status: status.to_owned(), delivered: false, refused: false, latency: started.elapsed() }
     }
-}
-
-/// Whether a request failed because the name resolved only to non-public addresses.
-fn is_not_public(error: &reqwest::Error) -> bool {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if cause.is::<NotPublic>() {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }

@@ -48,25 +48,10 @@ impl From<XmlError> for CalDavError {
 impl From<reqwest::Error> for CalDavError {
     /// reqwest's own messages include the URL; only the kind of failure is kept here.
     fn from(e: reqwest::Error) -> Self {
-        // A name that resolves only to non-public addresses stays that way: not worth retrying.
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            if cause.is::<crate::net::NotPublic>() {
-                return CalDavError::Refused("the server's address is not on the public internet".into());
-            }
-            source = cause.source();
+        if crate::net::resolved_not_public(&e) {
+            return CalDavError::Refused("the server's address is not on the public internet".into());
         }
-        let reason = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "could not connect"
-        } else if e.is_body() || e.is_decode() {
-            "the connection failed while reading the body"
-        } else if e.is_request() {
-            "the request could not be sent"
-        } else {
-            "HTTP failure"
-        };
+        let reason = crate::net::failure_reason(&e);
         CalDavError::Transient { retry_after: None, reason: reason.to_owned() }
     }
 }

@@ -156,23 +156,10 @@ pub(crate) fn from_status(status: StatusCode, retry_after: Option<Duration>, fau
 impl From<reqwest::Error> for EwsError {
     /// reqwest's own messages include the URL; only the kind of failure is kept here.
     fn from(e: reqwest::Error) -> Self {
-        // A name that resolves only to non-public addresses stays that way: not worth retrying.
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            if cause.is::<crate::net::NotPublic>() {
-                return EwsError::Refused("the server's address is not on the public internet".into());
-            }
-            source = cause.source();
+        if crate::net::resolved_not_public(&e) {
+            return EwsError::Refused("the server's address is not on the public internet".into());
         }
-        let reason = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "could not connect"
-        } else if e.is_body() || e.is_decode() {
-            "the connection failed while reading the body"
-        } else {
-            "the request could not be sent"
-        };
+        let reason = crate::net::failure_reason(&e);
         EwsError::Transient { retry_after: None, reason: reason.to_owned() }
     }
 }
