@@ -8,7 +8,7 @@ use super::{AuthorizeRequest, CODE_TTL, Connection, NewAuthorizationCode, append
 use crate::{
     adapters::QueueName,
     crypto::token_hash,
-    domain::{Calendar, Profile, ProfileId, ProfileStatus, random_token},
+    domain::{AccountId, Calendar, Profile, ProfileId, ProfileStatus, random_token},
     jobs::SyncJob,
     state::AppState,
 };
@@ -62,13 +62,27 @@ pub async fn complete(
         }
     }
 
+    Ok(Some(redirect_with_code(state, request, account.id.clone(), Some(profile.id.clone())).await?))
+}
+
+/// A new authorization code for `account_id` (and the profile just connected, when there is one;
+/// an Enterprise Connect service account's code names none), and the application's redirect URI
+/// carrying it with the request's `state`.
+pub(crate) async fn redirect_with_code(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    account_id: AccountId,
+    profile_id: Option<ProfileId>,
+) -> anyhow::Result<String> {
+    let now = state.clock.now();
     let code = random_token(32);
-    store
+    state
+        .store
         .create_authorization_code(&NewAuthorizationCode {
             code_hash: token_hash(&code),
             application_id: request.application_id.clone(),
-            account_id: account.id.clone(),
-            profile_id: Some(profile.id.clone()),
+            account_id,
+            profile_id,
             redirect_uri: request.redirect_uri.clone(),
             scopes: request.scopes.clone(),
             created_at: now,
@@ -79,5 +93,5 @@ pub async fn complete(
     if let Some(state) = request.state.as_deref() {
         pairs.push(("state", state));
     }
-    Ok(Some(append_query(&request.redirect_uri, &pairs)))
+    Ok(append_query(&request.redirect_uri, &pairs))
 }

@@ -31,6 +31,7 @@ mod verify;
 
 pub use application_calendars::{application_calendar, validate_application_calendar_id};
 pub use connect::complete;
+pub(crate) use connect::redirect_with_code;
 pub(crate) use connection::valid_email;
 pub use connection::{Connection, ConnectionForm, FieldProblem};
 pub use exchange::{exchange_code, refresh};

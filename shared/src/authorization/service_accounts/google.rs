@@ -9,14 +9,16 @@
 //! ever stored. Each mailbox gets its own token minted when it is checked or synced, never
 //! stored.
 
-use anyhow::Context;
 use reqwest::Method;
 
-use super::{MailboxCheck, connect::redirect_with_code};
+use super::{
+    MailboxCheck,
+    connect::{Authorized, complete},
+};
 use crate::{
-    authorization::{AuthorizeRequest, FieldProblem, new_account},
-    crypto::{Credentials, token_hash},
-    domain::{ProviderName, ServiceAccount, ServiceAccountId},
+    authorization::{AuthorizeRequest, FieldProblem},
+    crypto::Credentials,
+    domain::{ProviderName, ServiceAccount},
     providers::google::{
         client::{GoogleClient, GoogleError},
         delegation::{DelegationError, ServiceAccountKey},
@@ -122,41 +124,13 @@ pub async fn complete_google(
     email: &str,
     credentials: &Credentials,
 ) -> anyhow::Result<Option<String>> {
-    let store = &state.store;
-    let now = state.clock.now();
-    let delegated = request.delegated_scopes.clone().context("not an Enterprise Connect request")?;
-    // Complete the request first: of two submissions of the page only one stores anything.
-    if !store.complete_authorize_request(&token_hash(request_id), now).await? {
-        return Ok(None);
-    }
     let email = email.to_ascii_lowercase();
-    let application = &request.application_id;
-    let account_id = match store.find_service_account(application, ProviderName::Google, &email).await? {
-        Some(existing) => {
-            let sealed = state.vault.seal_service_account(&existing.id, credentials).context("sealing")?;
-            store.update_service_account(&existing.id, None, &delegated, &sealed, now).await?;
-            tracing::info!(service_account_id = %existing.id, "Google Workspace delegation authorized again");
-            existing.account_id
-        }
-        None => {
-            let account = new_account(Some(email.clone()), now);
-            store.create_account(&account).await?;
-            let service_account = ServiceAccount {
-                id: ServiceAccountId::generate(),
-                application_id: application.clone(),
-                account_id: account.id.clone(),
-                provider: ProviderName::Google,
-                email,
-                server_url: None,
-                delegated_scopes: delegated,
-                created_at: now,
-                updated_at: now,
-            };
-            let sealed = state.vault.seal_service_account(&service_account.id, credentials).context("sealing")?;
-            store.create_service_account(&service_account, &sealed).await?;
-            tracing::info!(service_account_id = %service_account.id, "Google Workspace delegation authorized");
-            account.id
-        }
+    let authorized = Authorized {
+        provider: ProviderName::Google,
+        principal: email.clone(),
+        account_email: Some(email),
+        server_url: None,
+        credentials,
     };
-    Ok(Some(redirect_with_code(state, request, account_id).await?))
+    complete(state, request_id, request, authorized).await
 }

@@ -15,14 +15,16 @@
 //! set replaces the service account's stored one. Mailboxes are reached at Graph's
 //! `/users/{address}` with that token.
 
-use anyhow::Context;
 use reqwest::Method;
 
-use super::{MailboxCheck, connect::redirect_with_code};
+use super::{
+    MailboxCheck,
+    connect::{Authorized, complete},
+};
 use crate::{
-    authorization::{AuthorizeRequest, new_account},
-    crypto::{Credentials, token_hash},
-    domain::{ProviderName, ServiceAccount, ServiceAccountId},
+    authorization::AuthorizeRequest,
+    crypto::Credentials,
+    domain::{ProviderName, ServiceAccount},
     providers::{
         graph::client::{GraphClient, GraphError},
         oauth::{IdentityPlatform, OAuthError, PlatformKind, needs_refresh},
@@ -198,43 +200,14 @@ pub async fn complete_office365(
     request: &AuthorizeRequest,
     tenant: &ConsentedTenant,
 ) -> anyhow::Result<Option<String>> {
-    let store = &state.store;
-    let now = state.clock.now();
-    let delegated = request.delegated_scopes.clone().context("not an Enterprise Connect request")?;
-    if !store.complete_authorize_request(&token_hash(request_id), now).await? {
-        return Ok(None);
-    }
-    let domains = tenant.domains.join(" ");
-    let application = &request.application_id;
-    let account_id = match store.find_service_account(application, ProviderName::Office365, &tenant.id).await? {
-        Some(existing) => {
-            let sealed = state.vault.seal_service_account(&existing.id, &tenant.credentials).context("sealing")?;
-            store.update_service_account(&existing.id, Some(&domains), &delegated, &sealed, now).await?;
-            tracing::info!(service_account_id = %existing.id, "Office 365 tenant consented again");
-            existing.account_id
-        }
-        None => {
-            let account = new_account(None, now);
-            store.create_account(&account).await?;
-            let service_account = ServiceAccount {
-                id: ServiceAccountId::generate(),
-                application_id: application.clone(),
-                account_id: account.id.clone(),
-                provider: ProviderName::Office365,
-                email: tenant.id.clone(),
-                server_url: Some(domains),
-                delegated_scopes: delegated,
-                created_at: now,
-                updated_at: now,
-            };
-            let sealed =
-                state.vault.seal_service_account(&service_account.id, &tenant.credentials).context("sealing")?;
-            store.create_service_account(&service_account, &sealed).await?;
-            tracing::info!(service_account_id = %service_account.id, "Office 365 tenant consented");
-            account.id
-        }
+    let authorized = Authorized {
+        provider: ProviderName::Office365,
+        principal: tenant.id.clone(),
+        account_email: None,
+        server_url: Some(tenant.domains.join(" ")),
+        credentials: &tenant.credentials,
     };
-    Ok(Some(redirect_with_code(state, request, account_id).await?))
+    complete(state, request_id, request, authorized).await
 }
 
 /// The tenant's application token, renewed by a new client credentials grant when it is near
