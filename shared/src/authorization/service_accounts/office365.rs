@@ -16,6 +16,7 @@
 //! `/users/{address}` with that token.
 
 use reqwest::Method;
+use serde_json::Value;
 
 use super::{
     MailboxCheck,
@@ -117,17 +118,7 @@ pub async fn signed_in_tenant(state: &AppState, code: &str) -> Result<String, Co
                 ConsentError::Refused
             }
         })?;
-    let Credentials::OauthTokenSet { access_token, .. } = &credentials else { return Err(ConsentError::Refused) };
-    let graph =
-        GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
-    let organization =
-        graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
-            GraphError::Transient { .. } => ConsentError::Unavailable,
-            other => {
-                tracing::warn!(error = %other, "Graph refused to name a signed-in administrator's organization");
-                ConsentError::Refused
-            }
-        })?;
+    let organization = organization(state, &credentials, "a signed-in administrator's").await?;
     let tenants: Vec<&str> =
         organization["value"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_str()).collect();
     match tenants.as_slice() {
@@ -135,6 +126,20 @@ pub async fn signed_in_tenant(state: &AppState, code: &str) -> Result<String, Co
         // A personal account has no organization.
         _ => Err(ConsentError::Refused),
     }
+}
+
+/// Graph's `organization` as the token in `credentials` sees it (`whose` says whose, for the log).
+async fn organization(state: &AppState, credentials: &Credentials, whose: &str) -> Result<Value, ConsentError> {
+    let Credentials::OauthTokenSet { access_token, .. } = credentials else { return Err(ConsentError::Refused) };
+    let graph =
+        GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
+    graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
+        GraphError::Transient { .. } => ConsentError::Unavailable,
+        other => {
+            tracing::warn!(error = %other, "Graph refused to read {whose} organization");
+            ConsentError::Refused
+        }
+    })
 }
 
 /// A tenant whose administrator consented: its id, verified domains (default first) and an
@@ -159,17 +164,7 @@ pub async fn consented_tenant(state: &AppState, tenant: &str) -> Result<Consente
             }
         },
     )?;
-    let Credentials::OauthTokenSet { access_token, .. } = &credentials else { return Err(ConsentError::Refused) };
-    let graph =
-        GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
-    let organization =
-        graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
-            GraphError::Transient { .. } => ConsentError::Unavailable,
-            other => {
-                tracing::warn!(error = %other, "Graph refused to list a consenting tenant's organization");
-                ConsentError::Refused
-            }
-        })?;
+    let organization = organization(state, &credentials, "a consenting tenant's").await?;
     let Some(found) = organization["value"].as_array().and_then(|all| all.iter().find(|o| o["id"] == tenant.as_str()))
     else {
         tracing::warn!("Graph's organization is not the tenant that consented");
