@@ -637,19 +637,22 @@ mod tests {
         assert!(matches!(c.blobs, BlobConfig::S3 { .. }));
     }
 
+    /// A complete Lambda configuration (the template's shape).
+    const LAMBDA: &[(&str, &str)] = &[
+        ("CALSYNC_MODE", "lambda"),
+        ("CALSYNC_DB_HOST", "proxy.example"),
+        ("CALSYNC_DB_USER", "calsync"),
+        ("CALSYNC_DB_NAME", "calsync"),
+        ("CALSYNC_KEYRING_SECRET_ID", "arn:k"),
+        ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
+        ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
+        ("CALSYNC_BACKUP_BUCKET", "backups"),
+        ("CALSYNC_PUBLIC_URL", "https://api.example"),
+    ];
+
     #[test]
     fn lambda_takes_the_admin_token_from_a_secret_and_refuses_it_in_the_environment() {
-        let lambda = [
-            ("CALSYNC_MODE", "lambda"),
-            ("CALSYNC_DB_HOST", "proxy.example"),
-            ("CALSYNC_DB_USER", "calsync"),
-            ("CALSYNC_DB_NAME", "calsync"),
-            ("CALSYNC_KEYRING_SECRET_ID", "arn:k"),
-            ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
-            ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
-            ("CALSYNC_BACKUP_BUCKET", "backups"),
-            ("CALSYNC_PUBLIC_URL", "https://api.example"),
-        ];
+        let lambda = LAMBDA;
         let with_secret = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN_SECRET_ID", "arn:admin")]].concat()).unwrap();
         assert_eq!(with_secret.admin_token_secret_id.as_deref(), Some("arn:admin"));
         assert!(with_secret.admin_token.is_none(), "read from the secret at start");
@@ -663,18 +666,7 @@ mod tests {
     fn the_google_service_account_key_file_is_read_locally_and_refused_in_lambda() {
         let local = config(&[("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE", "/etc/calsync/google-sa.json")]).unwrap();
         assert_eq!(local.google_service_account_file, Some(PathBuf::from("/etc/calsync/google-sa.json")));
-        let lambda = [
-            ("CALSYNC_MODE", "lambda"),
-            ("CALSYNC_DB_HOST", "proxy.example"),
-            ("CALSYNC_DB_USER", "calsync"),
-            ("CALSYNC_DB_NAME", "calsync"),
-            ("CALSYNC_KEYRING_SECRET_ID", "arn:k"),
-            ("CALSYNC_SYNC_QUEUE_URL", "https://sqs/sync"),
-            ("CALSYNC_NOTIFY_QUEUE_URL", "https://sqs/notify"),
-            ("CALSYNC_BACKUP_BUCKET", "backups"),
-            ("CALSYNC_PUBLIC_URL", "https://api.example"),
-            ("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE", "/var/task/google-sa.json"),
-        ];
+        let lambda = [LAMBDA, &[("CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE", "/var/task/google-sa.json")]].concat();
         let err = config(&lambda).unwrap_err();
         assert_eq!(err.variable, "CALSYNC_GOOGLE_SERVICE_ACCOUNT_FILE");
         assert!(err.problem.contains("CALSYNC_PROVIDER_SECRET_ID"), "{err}");
