@@ -44,10 +44,7 @@ pub fn sign_in_url(state: &AppState, request_id: &str) -> Result<String, GoogleS
 /// Turns the code Google sent back into a connection.
 pub async fn connection(state: &AppState, code: &str) -> Result<Connection, GoogleSignInError> {
     let client = state.providers.google.as_ref().ok_or(GoogleSignInError::NotConfigured)?;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| GoogleSignInError::Unavailable)?;
+    let http = crate::providers::http::service_client().ok_or(GoogleSignInError::Unavailable)?;
     let now = state.clock.now();
     let credentials =
         platform(state)?.exchange_code(&http, client, code, &redirect_uri(state), now).await.map_err(|e| match e {

@@ -52,10 +52,7 @@ pub fn sign_in_url(state: &AppState, request_id: &str) -> Result<String, Microso
 /// Turns the code Microsoft sent back into a connection.
 pub async fn connection(state: &AppState, code: &str) -> Result<Connection, MicrosoftSignInError> {
     let client = state.providers.microsoft.as_ref().ok_or(MicrosoftSignInError::NotConfigured)?;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| MicrosoftSignInError::Unavailable)?;
+    let http = crate::providers::http::service_client().ok_or(MicrosoftSignInError::Unavailable)?;
     let now = state.clock.now();
 
     // Exchange the code; without a refresh token the calendar could be read for an hour only.

@@ -1,11 +1,52 @@
-//! What every provider client does with an HTTP answer before it interprets it: read the body
-//! without letting a huge or endless one grow past a limit, and take the `Retry-After` the
-//! service asked for (delta-seconds, at most an hour). CalDAV, Google, Graph and the identity
-//! platforms classify the result each in their own terms.
+//! What every provider client shares: the HTTP clients themselves, built once per process (so a
+//! warm Lambda reuses connections and TLS setup), and what is done with an answer before it is
+//! interpreted: read the body without letting a huge or endless one grow past a limit, and take
+//! the `Retry-After` the service asked for (delta-seconds, at most an hour). CalDAV, EWS, Google,
+//! Graph and the identity platforms classify the result each in their own terms.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{StatusCode, header::HeaderMap};
+
+const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Google's and Microsoft's APIs and identity platforms answer quickly or not at all.
+const SERVICE_TIMEOUT: Duration = Duration::from_secs(30);
+/// End-users' own servers (CalDAV, Exchange) can be slow with large calendars.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+}
+
+/// The client for Google's and Microsoft's APIs and identity platforms: redirects are not
+/// followed, a request may take 30 seconds. `None` only when no client can be built at all (the
+/// TLS backend failed), which callers report as their service being unavailable. Clones share
+/// one connection pool.
+pub(crate) fn service_client() -> Option<reqwest::Client> {
+    static CLIENT: OnceLock<Option<reqwest::Client>> = OnceLock::new();
+    CLIENT.get_or_init(|| builder(SERVICE_TIMEOUT).build().ok()).clone()
+}
+
+/// The client for end-users' own servers (CalDAV, EWS): redirects are not followed, a request may
+/// take a minute, and unless `allow_private` (local mode) names resolve to public addresses only,
+/// checked at connect time (net.rs), so a server URL cannot reach into the deployment's network.
+pub(crate) fn server_client(allow_private: bool) -> Option<reqwest::Client> {
+    static PUBLIC: OnceLock<Option<reqwest::Client>> = OnceLock::new();
+    static ANY: OnceLock<Option<reqwest::Client>> = OnceLock::new();
+    if allow_private {
+        ANY.get_or_init(|| builder(SERVER_TIMEOUT).build().ok()).clone()
+    } else {
+        PUBLIC
+            .get_or_init(|| builder(SERVER_TIMEOUT).dns_resolver(crate::net::PublicResolver::shared()).build().ok())
+            .clone()
+    }
+}
 
 /// The longest wait a service may ask for that is honoured as asked.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);

@@ -283,10 +283,8 @@ impl DelegatedSession {
         if held.as_ref().is_some_and(|token| !needs_refresh(token, self.now)) {
             return Ok(None);
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|_| ProviderError::Permanent("the HTTP client could not be built".into()))?;
+        let http = crate::providers::http::service_client()
+            .ok_or_else(|| ProviderError::Permanent("the HTTP client could not be built".into()))?;
         let minted = self.key.mint(&http, &self.token_url, &self.mailbox, self.now).await?;
         let Credentials::OauthTokenSet { access_token, .. } = &minted else {
             return Err(ProviderError::Permanent("the grant did not give a token".into()));

@@ -50,7 +50,7 @@ pub fn client_id(state: &AppState) -> Option<&str> {
 }
 
 fn http() -> Option<reqwest::Client> {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().ok()
+    crate::providers::http::service_client()
 }
 
 /// Mints a token for `email` through the domain's delegation.

@@ -54,10 +54,7 @@ fn platform(state: &AppState) -> Result<IdentityPlatform, ConsentError> {
 }
 
 fn http() -> Result<reqwest::Client, ConsentError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| ConsentError::Unavailable)
+    crate::providers::http::service_client().ok_or(ConsentError::Unavailable)
 }
 
 /// The admin consent endpoint's address (for the page's CSP), when calsync's Microsoft client is

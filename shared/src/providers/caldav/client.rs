@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,13 +19,10 @@ use url::Url;
 
 use super::errors::CalDavError;
 use super::xml::XmlError;
-use crate::net::{PublicResolver, check_host};
+use crate::net::check_host;
 
 /// Largest response body read; a bigger one is abandoned mid-download.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
-const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
 pub(crate) const XML: &str = "application/xml; charset=utf-8";
 
 /// What the client may talk to.
@@ -84,16 +80,8 @@ impl CalDavClient {
             return Err(CalDavError::Refused("the server URL must not embed credentials".into()));
         }
         check_scheme(&base, policy)?;
-        let builder = reqwest::Client::builder();
-        // Names are resolved to public addresses only, at connect time (net.rs).
-        let builder = if policy.allow_private { builder } else { builder.dns_resolver(PublicResolver::shared()) };
-        let http = builder
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|_| CalDavError::Refused("the HTTP client could not be built".into()))?;
+        let http = crate::providers::http::server_client(policy.allow_private)
+            .ok_or_else(|| CalDavError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self {
             http,
             base,

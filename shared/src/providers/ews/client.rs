@@ -18,16 +18,13 @@ use url::Url;
 use super::errors::{EwsError, from_status};
 use super::soap::{self, Answer};
 use crate::crypto::Credentials;
-use crate::net::{PublicResolver, check_host};
+use crate::net::check_host;
 use crate::providers::caldav::Policy;
 use crate::providers::caldav::xml::Element;
 use crate::providers::http::{self, ReadFailure};
 
 /// Largest answer read; a bigger one is abandoned mid-download.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
-const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
 pub(crate) const SOAP_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
 /// The user name and password calsync signs in with.
@@ -79,16 +76,8 @@ impl EwsAccount {
     /// `impersonate` is the mailbox a service account acts for (`ExchangeImpersonation` and
     /// `X-AnchorMailbox`); `None` acts on the signed-in account's own mailbox.
     pub fn new(login: Login, impersonate: Option<&str>, policy: Policy) -> Result<Self, EwsError> {
-        let builder = reqwest::Client::builder();
-        // Names are resolved to public addresses only, at connect time (net.rs).
-        let builder = if policy.allow_private { builder } else { builder.dns_resolver(PublicResolver::shared()) };
-        let http = builder
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|_| EwsError::Refused("the HTTP client could not be built".into()))?;
+        let http = crate::providers::http::server_client(policy.allow_private)
+            .ok_or_else(|| EwsError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self {
             http,
             login,

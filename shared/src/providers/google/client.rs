@@ -22,7 +22,6 @@ use crate::providers::http::{JsonAnswer, ReadFailure};
 
 /// Google's API.
 pub const API_URL: &str = "https://www.googleapis.com/calendar/v3";
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// Event listings are at most 2,500 items a page; anything near this is not an API answer.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -59,12 +58,8 @@ impl GoogleClient {
         if !api.path().ends_with('/') {
             api.set_path(&format!("{}/", api.path()));
         }
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| GoogleError::Refused("the HTTP client could not be built".into()))?;
+        let http = crate::providers::http::service_client()
+            .ok_or_else(|| GoogleError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self {
             http,
             api,

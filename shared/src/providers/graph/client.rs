@@ -19,7 +19,6 @@ use crate::providers::http::{JsonAnswer, ReadFailure};
 
 /// Graph's v1.0 endpoint.
 pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
-const TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Items per delta page.
 pub const PAGE_SIZE: u32 = 200;
@@ -56,12 +55,8 @@ impl GraphClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| GraphError::Refused("the HTTP client could not be built".into()))?;
+        let http = crate::providers::http::service_client()
+            .ok_or_else(|| GraphError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self { http, base, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
     }
 
