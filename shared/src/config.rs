@@ -652,12 +652,11 @@ mod tests {
 
     #[test]
     fn lambda_takes_the_admin_token_from_a_secret_and_refuses_it_in_the_environment() {
-        let lambda = LAMBDA;
-        let with_secret = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN_SECRET_ID", "arn:admin")]].concat()).unwrap();
+        let with_secret = config(&[LAMBDA, &[("CALSYNC_ADMIN_TOKEN_SECRET_ID", "arn:admin")]].concat()).unwrap();
         assert_eq!(with_secret.admin_token_secret_id.as_deref(), Some("arn:admin"));
         assert!(with_secret.admin_token.is_none(), "read from the secret at start");
 
-        let err = config(&[&lambda[..], &[("CALSYNC_ADMIN_TOKEN", "hunter2")]].concat()).unwrap_err();
+        let err = config(&[LAMBDA, &[("CALSYNC_ADMIN_TOKEN", "hunter2")]].concat()).unwrap_err();
         assert_eq!(err.variable, "CALSYNC_ADMIN_TOKEN");
         assert!(err.problem.contains("CALSYNC_ADMIN_TOKEN_SECRET_ID") && !err.problem.contains("hunter2"));
     }
