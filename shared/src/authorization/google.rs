@@ -7,7 +7,7 @@
 use reqwest::Method;
 
 use super::Connection;
-use crate::providers::google::client::{GoogleClient, GoogleError};
+use crate::providers::google::client::{ApiError, GoogleClient};
 use crate::providers::oauth::{IdentityPlatform, OAuthError, PlatformKind};
 use crate::state::AppState;
 
@@ -66,7 +66,7 @@ pub async fn connection(state: &AppState, code: &str) -> Result<Connection, Goog
         GoogleClient::new(&state.config.google.api_url, access_token).map_err(|_| GoogleSignInError::Unavailable)?;
     let url = api.url(&["users", "me", "calendarList", "primary"], &[]);
     let primary = api.send(Method::GET, url, None, None).await.map_err(|e| match e {
-        GoogleError::Transient { .. } => GoogleSignInError::Unavailable,
+        ApiError::Transient { .. } => GoogleSignInError::Unavailable,
         _ => GoogleSignInError::Refused,
     })?;
     let email = primary["id"].as_str().filter(|id| id.contains('@')).ok_or(GoogleSignInError::Refused)?.to_owned();

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::Connection;
 use crate::crypto::Credentials;
-use crate::providers::graph::client::{GraphClient, GraphError};
+use crate::providers::graph::client::{ApiError, GraphClient};
 use crate::providers::oauth::{IdentityPlatform, OAuthError, PlatformKind};
 use crate::state::AppState;
 
@@ -78,7 +78,7 @@ pub async fn connection(state: &AppState, code: &str) -> Result<Connection, Micr
     let graph = GraphClient::new(&state.config.microsoft.graph_url, access_token)
         .map_err(|_| MicrosoftSignInError::Unavailable)?;
     let me = graph.send(Method::GET, graph.url(&["me"], &[]), None, None).await.map_err(|e| match e {
-        GraphError::Transient { .. } => MicrosoftSignInError::Unavailable,
+        ApiError::Transient { .. } => MicrosoftSignInError::Unavailable,
         other => {
             tracing::warn!(error = %other, "Graph refused to read a newly signed-in Microsoft account");
             MicrosoftSignInError::Refused

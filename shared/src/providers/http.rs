@@ -92,27 +92,51 @@ pub(crate) async fn send(request: reqwest::RequestBuilder, limit: usize) -> Resu
     Ok(Answer { status, retry_after, body })
 }
 
-/// How a JSON API (Google, Graph) answered a request.
-#[derive(Debug)]
-pub(crate) enum JsonAnswer {
-    /// A success: its JSON body, `Null` when empty.
-    Json(serde_json::Value),
-    /// A success whose body is not JSON.
-    NotJson,
-    /// An error status, for the client to classify by its own error body.
-    Failed(Answer),
-    /// The answer could not be read at all.
-    Unread(ReadFailure),
+/// Why a request to a JSON API (Google Calendar, Microsoft Graph) failed. Each client decides
+/// which statuses and error bodies mean what; no message quotes the service's own text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the access token was refused")]
+    Unauthorized,
+    #[error("the service is throttling or unavailable ({reason})")]
+    Transient { retry_after: Option<Duration>, reason: String },
+    #[error("the sync token or delta link is no longer valid")]
+    SyncTokenInvalid,
+    #[error("the resource changed or already exists")]
+    Conflict,
+    #[error("the resource does not exist")]
+    NotFound,
+    #[error("the service refused the request ({0})")]
+    Refused(String),
+}
+
+impl ApiError {
+    /// The error as the sync engine takes it; `service` names who said a resource is missing.
+    pub(crate) fn for_sync(self, service: &str) -> crate::sync::ProviderError {
+        use crate::sync::ProviderError;
+        match self {
+            ApiError::Unauthorized => ProviderError::CredentialsDead,
+            ApiError::Transient { retry_after, reason } => ProviderError::Transient { retry_after, reason },
+            ApiError::SyncTokenInvalid => ProviderError::SyncTokenInvalid,
+            ApiError::Conflict => ProviderError::Conflict,
+            ApiError::NotFound => {
+                ProviderError::Permanent(format!("the calendar or event does not exist at {service}"))
+            }
+            ApiError::Refused(reason) => ProviderError::Permanent(reason),
+        }
+    }
 }
 
 /// Sends a JSON API request with an optional JSON `body` and `If-Match`, the answer capped at
-/// `limit` bytes.
+/// `limit` bytes: the JSON answer (`Null` when empty), or the error `classify` makes of an error
+/// status and its body.
 pub(crate) async fn send_json(
     mut request: reqwest::RequestBuilder,
     body: Option<&serde_json::Value>,
     if_match: Option<&str>,
     limit: usize,
-) -> JsonAnswer {
+    classify: fn(StatusCode, Option<Duration>, &[u8]) -> ApiError,
+) -> Result<serde_json::Value, ApiError> {
     if let Some(body) = body {
         request = request.json(body);
     }
@@ -120,10 +144,13 @@ pub(crate) async fn send_json(
         request = request.header(reqwest::header::IF_MATCH, etag);
     }
     match send(request, limit).await {
-        Err(failure) => JsonAnswer::Unread(failure),
-        Ok(answer) if !answer.status.is_success() => JsonAnswer::Failed(answer),
-        Ok(answer) if answer.body.is_empty() => JsonAnswer::Json(serde_json::Value::Null),
-        Ok(answer) => serde_json::from_slice(&answer.body).map_or(JsonAnswer::NotJson, JsonAnswer::Json),
+        Err(ReadFailure::TooLarge) => Err(ApiError::Refused("the answer is too large".into())),
+        Err(unreachable) => Err(ApiError::Transient { retry_after: None, reason: unreachable.reason().into() }),
+        Ok(answer) if !answer.status.is_success() => Err(classify(answer.status, answer.retry_after, &answer.body)),
+        Ok(answer) if answer.body.is_empty() => Ok(serde_json::Value::Null),
+        Ok(answer) => {
+            serde_json::from_slice(&answer.body).map_err(|_| ApiError::Refused("the answer is not JSON".into()))
+        }
     }
 }
 

@@ -45,7 +45,7 @@ use crate::ical::Component;
 use crate::providers::{
     OAuthClient,
     google::{
-        client::{GoogleClient, GoogleError},
+        client::{ApiError, GoogleClient},
         delegation::ServiceAccountKey,
         event,
     },
@@ -233,7 +233,7 @@ impl GoogleProvider {
                             None => continue,
                         },
                         // The master is gone: its deletion is in the listing or the next one.
-                        Err(GoogleError::NotFound) => continue,
+                        Err(ApiError::NotFound) => continue,
                         Err(e) => return Err(classify(e)),
                     }
                 }
@@ -341,15 +341,8 @@ fn partner_uid(event_id: &str) -> Option<String> {
     name.strip_suffix(".ics").filter(|uid| uid.starts_with("calsync-")).map(str::to_owned)
 }
 
-fn classify(error: GoogleError) -> ProviderError {
-    match error {
-        GoogleError::Unauthorized => ProviderError::CredentialsDead,
-        GoogleError::Transient { retry_after, reason } => ProviderError::Transient { retry_after, reason },
-        GoogleError::SyncTokenInvalid => ProviderError::SyncTokenInvalid,
-        GoogleError::Conflict => ProviderError::Conflict,
-        GoogleError::NotFound => ProviderError::Permanent("the calendar or event does not exist at Google".into()),
-        GoogleError::Refused(reason) => ProviderError::Permanent(reason),
-    }
+fn classify(error: ApiError) -> ProviderError {
+    error.for_sync("Google")
 }
 
 /// Google's `{"dateTime", "timeZone"}` or `{"date"}` for a time.
@@ -552,7 +545,7 @@ impl CalendarProvider for GoogleProvider {
         let url = client.url(&["calendars", calendar, "events", &event_id_for(name)], &[]);
         match client.send(Method::GET, url, None, None).await {
             Ok(found) => Ok(found["etag"].as_str().map(str::to_owned)),
-            Err(GoogleError::NotFound) => Ok(None),
+            Err(ApiError::NotFound) => Ok(None),
             Err(e) => Err(classify(e)),
         }
     }
@@ -591,7 +584,7 @@ impl CalendarProvider for GoogleProvider {
         let url = client.url(&["channels", "stop"], &[]);
         let body = json!({"id": channel_id, "resourceId": resource_id});
         match client.send(Method::POST, url, Some(&body), None).await {
-            Ok(_) | Err(GoogleError::NotFound) => Ok(()),
+            Ok(_) | Err(ApiError::NotFound) => Ok(()),
             Err(e) => Err(classify(e)),
         }
     }
@@ -601,7 +594,7 @@ impl CalendarProvider for GoogleProvider {
         let client = self.client();
         let url = client.url(&["calendars", calendar, "events", id], &[]);
         match client.send(Method::DELETE, url, None, expected_etag).await {
-            Ok(_) | Err(GoogleError::NotFound) => Ok(()),
+            Ok(_) | Err(ApiError::NotFound) => Ok(()),
             Err(e) => Err(classify(e)),
         }
     }

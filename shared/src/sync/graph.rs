@@ -43,7 +43,7 @@ use crate::ical::Component;
 use crate::providers::{
     OAuthClient,
     graph::{
-        client::{GraphClient, GraphError},
+        client::{ApiError, GraphClient},
         event,
     },
     oauth::{IdentityPlatform, needs_refresh},
@@ -190,10 +190,10 @@ impl GraphProvider {
 
     /// Graph's refusals, classified; for a tenant's application token a 403 also means the
     /// tenant no longer lets calsync reach the mailbox, so the profile is disconnected.
-    fn classify(&self, error: GraphError) -> ProviderError {
+    fn classify(&self, error: ApiError) -> ProviderError {
         let app = matches!(self.session, Auth::Application { .. });
         match error {
-            GraphError::Refused(reason) if app && reason.starts_with("HTTP 403") => ProviderError::CredentialsDead,
+            ApiError::Refused(reason) if app && reason.starts_with("HTTP 403") => ProviderError::CredentialsDead,
             other => classify(other),
         }
     }
@@ -229,7 +229,7 @@ impl GraphProvider {
         for id in removed {
             match client.send(Method::GET, self.at(&client, &["events", &id], &[]), None, None).await {
                 Ok(found) if found["isCancelled"] != true => existing.push(found),
-                Ok(_) | Err(GraphError::NotFound) => gone.push(id),
+                Ok(_) | Err(ApiError::NotFound) => gone.push(id),
                 Err(e) => return Err(self.classify(e)),
             }
         }
@@ -293,15 +293,8 @@ fn resources(items: &[Value]) -> (Vec<RemoteResource>, usize) {
     (read, skipped)
 }
 
-fn classify(error: GraphError) -> ProviderError {
-    match error {
-        GraphError::Unauthorized => ProviderError::CredentialsDead,
-        GraphError::Transient { retry_after, reason } => ProviderError::Transient { retry_after, reason },
-        GraphError::SyncStateGone => ProviderError::SyncTokenInvalid,
-        GraphError::Conflict => ProviderError::Conflict,
-        GraphError::NotFound => ProviderError::Permanent("the calendar or event does not exist at Microsoft".into()),
-        GraphError::Refused(reason) => ProviderError::Permanent(reason),
-    }
+fn classify(error: ApiError) -> ProviderError {
+    error.for_sync("Microsoft")
 }
 
 /// Graph's `{"dateTime", "timeZone"}` for a time: local time in the event's zone (IANA names
@@ -531,7 +524,7 @@ impl CalendarProvider for GraphProvider {
                 let url = self.at(&client, &["events", id], &[]);
                 match client.send(Method::PATCH, url, Some(&body), Some(etag)).await {
                     // Deleted at Microsoft since: the push creates it again.
-                    Err(GraphError::NotFound) => return Err(ProviderError::Conflict),
+                    Err(ApiError::NotFound) => return Err(ProviderError::Conflict),
                     other => other,
                 }
             }
@@ -559,7 +552,7 @@ impl CalendarProvider for GraphProvider {
         let client = self.client();
         match client.send(Method::GET, self.at(&client, &["events", id], &[]), None, None).await {
             Ok(found) => Ok(found["@odata.etag"].as_str().or(found["changeKey"].as_str()).map(str::to_owned)),
-            Err(GraphError::NotFound) => Ok(None),
+            Err(ApiError::NotFound) => Ok(None),
             Err(e) => Err(self.classify(e)),
         }
     }
@@ -568,7 +561,7 @@ impl CalendarProvider for GraphProvider {
         let client = self.client();
         let url = self.at(&client, &["events", remote_id], &[]);
         match client.send(Method::DELETE, url, None, expected_etag).await {
-            Ok(_) | Err(GraphError::NotFound) => Ok(()),
+            Ok(_) | Err(ApiError::NotFound) => Ok(()),
             Err(e) => Err(self.classify(e)),
         }
     }
@@ -611,7 +604,7 @@ impl CalendarProvider for GraphProvider {
     async fn unwatch(&self, _channel_id: &str, resource_id: &str) -> Result<(), ProviderError> {
         let client = self.client();
         match client.send(Method::DELETE, client.url(&["subscriptions", resource_id], &[]), None, None).await {
-            Ok(_) | Err(GraphError::NotFound) => Ok(()),
+            Ok(_) | Err(ApiError::NotFound) => Ok(()),
             Err(e) => Err(self.classify(e)),
         }
     }

@@ -20,7 +20,7 @@ use crate::{
     crypto::Credentials,
     domain::{ProviderName, ServiceAccount},
     providers::google::{
-        client::{GoogleClient, GoogleError},
+        client::{ApiError, GoogleClient},
         delegation::{DelegationError, ServiceAccountKey},
     },
     state::AppState,
@@ -82,7 +82,7 @@ pub async fn verify_google_delegation(state: &AppState, email: &str) -> Result<C
     let url = client.url(&["users", "me", "calendarList", "primary"], &[]);
     match client.send(Method::GET, url, None, None).await {
         Ok(_) => Ok(credentials),
-        Err(GoogleError::Transient { .. }) => problem(UNAVAILABLE),
+        Err(ApiError::Transient { .. }) => problem(UNAVAILABLE),
         Err(error) => {
             tracing::info!(%error, "a delegated token could not read the primary calendar");
             problem(NO_CALENDAR)

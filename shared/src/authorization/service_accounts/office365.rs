@@ -27,7 +27,7 @@ use crate::{
     crypto::Credentials,
     domain::{ProviderName, ServiceAccount},
     providers::{
-        graph::client::{GraphClient, GraphError},
+        graph::client::{ApiError, GraphClient},
         oauth::{IdentityPlatform, OAuthError, PlatformKind, needs_refresh},
     },
     state::AppState,
@@ -131,7 +131,7 @@ async fn organization(state: &AppState, credentials: &Credentials, whose: &str) 
     let graph =
         GraphClient::new(&state.config.microsoft.graph_url, access_token).map_err(|_| ConsentError::Unavailable)?;
     graph.send(Method::GET, graph.url(&["organization"], &[]), None, None).await.map_err(|e| match e {
-        GraphError::Transient { .. } => ConsentError::Unavailable,
+        ApiError::Transient { .. } => ConsentError::Unavailable,
         other => {
             tracing::warn!(error = %other, "Graph refused to read {whose} organization");
             ConsentError::Refused
@@ -262,8 +262,8 @@ pub async fn check_office365_mailbox(
     let url = graph.url(&["users", mailbox, "calendars"], &[("$top", "1")]);
     match graph.send(Method::GET, url, None, None).await {
         Ok(_) => MailboxCheck::Allowed,
-        Err(GraphError::NotFound) => MailboxCheck::Denied("the tenant has no mailbox at this address".into()),
-        Err(GraphError::Transient { reason, .. }) => MailboxCheck::Retry(reason),
+        Err(ApiError::NotFound) => MailboxCheck::Denied("the tenant has no mailbox at this address".into()),
+        Err(ApiError::Transient { reason, .. }) => MailboxCheck::Retry(reason),
         Err(error) => {
             tracing::info!(%error, "Graph refused a mailbox to the tenant's application token");
             MailboxCheck::Denied("the tenant's consent does not reach this mailbox".into())

@@ -18,29 +18,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::providers::http::{JsonAnswer, ReadFailure};
+pub use crate::providers::http::ApiError;
 
 /// Google's API.
 pub const API_URL: &str = "https://www.googleapis.com/calendar/v3";
 /// Event listings are at most 2,500 items a page; anything near this is not an API answer.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-/// Why a request failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GoogleError {
-    #[error("the access token was refused")]
-    Unauthorized,
-    #[error("Google is throttling or unavailable ({reason})")]
-    Transient { retry_after: Option<Duration>, reason: String },
-    #[error("the sync token is no longer valid")]
-    SyncTokenInvalid,
-    #[error("the resource changed or already exists")]
-    Conflict,
-    #[error("the resource does not exist")]
-    NotFound,
-    #[error("Google refused the request ({0})")]
-    Refused(String),
-}
 
 /// A client for one account; clones share the request counter.
 #[derive(Debug, Clone)]
@@ -53,13 +36,13 @@ pub struct GoogleClient {
 }
 
 impl GoogleClient {
-    pub fn new(api_url: &str, access_token: &str) -> Result<Self, GoogleError> {
-        let mut api = Url::parse(api_url).map_err(|_| GoogleError::Refused("the API URL is invalid".into()))?;
+    pub fn new(api_url: &str, access_token: &str) -> Result<Self, ApiError> {
+        let mut api = Url::parse(api_url).map_err(|_| ApiError::Refused("the API URL is invalid".into()))?;
         if !api.path().ends_with('/') {
             api.set_path(&format!("{}/", api.path()));
         }
         let http = crate::providers::http::service_client()
-            .ok_or_else(|| GoogleError::Refused("the HTTP client could not be built".into()))?;
+            .ok_or_else(|| ApiError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self {
             http,
             api,
@@ -104,22 +87,14 @@ impl GoogleClient {
         url: Url,
         body: Option<&Value>,
         if_match: Option<&str>,
-    ) -> Result<Value, GoogleError> {
+    ) -> Result<Value, ApiError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut url = url;
         if let Some(quota_user) = &self.quota_user {
             url.query_pairs_mut().append_pair("quotaUser", quota_user);
         }
         let request = self.http.request(method, url).bearer_auth(&self.access_token);
-        match crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES).await {
-            JsonAnswer::Json(value) => Ok(value),
-            JsonAnswer::NotJson => Err(GoogleError::Refused("the answer is not JSON".into())),
-            JsonAnswer::Failed(answer) => Err(classify(answer.status, answer.retry_after, &answer.body)),
-            JsonAnswer::Unread(ReadFailure::TooLarge) => Err(GoogleError::Refused("the answer is too large".into())),
-            JsonAnswer::Unread(unreachable) => {
-                Err(GoogleError::Transient { retry_after: None, reason: unreachable.reason().into() })
-            }
-        }
+        crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES, classify).await
     }
 }
 
@@ -130,19 +105,19 @@ fn reason(body: &[u8]) -> String {
     reason.unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(60).collect()
 }
 
-fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> GoogleError {
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> ApiError {
     let reason = reason(body);
     match status.as_u16() {
-        401 => GoogleError::Unauthorized,
+        401 => ApiError::Unauthorized,
         403 if matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded") => {
-            GoogleError::Transient { retry_after, reason: format!("HTTP 403 {reason}") }
+            ApiError::Transient { retry_after, reason: format!("HTTP 403 {reason}") }
         }
-        429 | 500..=599 => GoogleError::Transient { retry_after, reason: format!("HTTP {} {reason}", status.as_u16()) },
-        410 if reason == "deleted" => GoogleError::NotFound,
-        410 => GoogleError::SyncTokenInvalid,
-        404 => GoogleError::NotFound,
-        409 | 412 => GoogleError::Conflict,
-        code => GoogleError::Refused(format!("HTTP {code} {reason}")),
+        429 | 500..=599 => ApiError::Transient { retry_after, reason: format!("HTTP {} {reason}", status.as_u16()) },
+        410 if reason == "deleted" => ApiError::NotFound,
+        410 => ApiError::SyncTokenInvalid,
+        404 => ApiError::NotFound,
+        409 | 412 => ApiError::Conflict,
+        code => ApiError::Refused(format!("HTTP {code} {reason}")),
     }
 }
 
@@ -160,23 +135,20 @@ mod tests {
     #[test]
     fn google_errors_are_classified_by_status_and_reason() {
         let wait = Some(Duration::from_secs(3));
-        assert_eq!(classify(StatusCode::UNAUTHORIZED, None, &body(401, "authError")), GoogleError::Unauthorized);
+        assert_eq!(classify(StatusCode::UNAUTHORIZED, None, &body(401, "authError")), ApiError::Unauthorized);
         assert_eq!(
             classify(StatusCode::FORBIDDEN, wait, &body(403, "rateLimitExceeded")),
-            GoogleError::Transient { retry_after: wait, reason: "HTTP 403 rateLimitExceeded".into() }
+            ApiError::Transient { retry_after: wait, reason: "HTTP 403 rateLimitExceeded".into() }
         );
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, None, b""), GoogleError::Transient { .. }));
+        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, None, b""), ApiError::Transient { .. }));
         assert!(matches!(
             classify(StatusCode::FORBIDDEN, None, &body(403, "forbiddenForNonOrganizer")),
-            GoogleError::Refused(_)
+            ApiError::Refused(_)
         ));
-        assert_eq!(classify(StatusCode::GONE, None, &body(410, "fullSyncRequired")), GoogleError::SyncTokenInvalid);
-        assert_eq!(classify(StatusCode::GONE, None, &body(410, "deleted")), GoogleError::NotFound);
-        assert_eq!(
-            classify(StatusCode::PRECONDITION_FAILED, None, &body(412, "conditionNotMet")),
-            GoogleError::Conflict
-        );
-        assert_eq!(classify(StatusCode::CONFLICT, None, &body(409, "duplicate")), GoogleError::Conflict);
+        assert_eq!(classify(StatusCode::GONE, None, &body(410, "fullSyncRequired")), ApiError::SyncTokenInvalid);
+        assert_eq!(classify(StatusCode::GONE, None, &body(410, "deleted")), ApiError::NotFound);
+        assert_eq!(classify(StatusCode::PRECONDITION_FAILED, None, &body(412, "conditionNotMet")), ApiError::Conflict);
+        assert_eq!(classify(StatusCode::CONFLICT, None, &body(409, "duplicate")), ApiError::Conflict);
     }
 
     #[test]

@@ -15,30 +15,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::providers::http::{JsonAnswer, ReadFailure};
+pub use crate::providers::http::ApiError;
 
 /// Graph's v1.0 endpoint.
 pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Items per delta page.
 pub const PAGE_SIZE: u32 = 200;
-
-/// Why a request failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GraphError {
-    #[error("the access token was refused")]
-    Unauthorized,
-    #[error("Graph is throttling or unavailable ({reason})")]
-    Transient { retry_after: Option<Duration>, reason: String },
-    #[error("the delta link is no longer valid")]
-    SyncStateGone,
-    #[error("the item changed since it was read")]
-    Conflict,
-    #[error("the item does not exist")]
-    NotFound,
-    #[error("Graph refused the request ({0})")]
-    Refused(String),
-}
 
 /// A client for one account; clones share the request counter.
 #[derive(Debug, Clone)]
@@ -50,13 +33,13 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(graph_url: &str, access_token: &str) -> Result<Self, GraphError> {
-        let mut base = Url::parse(graph_url).map_err(|_| GraphError::Refused("the Graph URL is invalid".into()))?;
+    pub fn new(graph_url: &str, access_token: &str) -> Result<Self, ApiError> {
+        let mut base = Url::parse(graph_url).map_err(|_| ApiError::Refused("the Graph URL is invalid".into()))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
         let http = crate::providers::http::service_client()
-            .ok_or_else(|| GraphError::Refused("the HTTP client could not be built".into()))?;
+            .ok_or_else(|| ApiError::Refused("the HTTP client could not be built".into()))?;
         Ok(Self { http, base, access_token: access_token.to_owned(), requests: Arc::new(AtomicU64::new(0)) })
     }
 
@@ -94,9 +77,9 @@ impl GraphClient {
         url: Url,
         body: Option<&Value>,
         if_match: Option<&str>,
-    ) -> Result<Value, GraphError> {
+    ) -> Result<Value, ApiError> {
         if !self.owns(&url) {
-            return Err(GraphError::Refused("a link outside Graph".into()));
+            return Err(ApiError::Refused("a link outside Graph".into()));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let request = self
@@ -106,15 +89,7 @@ impl GraphClient {
             .header("Prefer", "IdType=\"ImmutableId\"")
             .header("Prefer", "outlook.timezone=\"UTC\"")
             .header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"));
-        match crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES).await {
-            JsonAnswer::Json(value) => Ok(value),
-            JsonAnswer::NotJson => Err(GraphError::Refused("the answer is not JSON".into())),
-            JsonAnswer::Failed(answer) => Err(classify(answer.status, answer.retry_after, &answer.body)),
-            JsonAnswer::Unread(ReadFailure::TooLarge) => Err(GraphError::Refused("the answer is too large".into())),
-            JsonAnswer::Unread(unreachable) => {
-                Err(GraphError::Transient { retry_after: None, reason: unreachable.reason().into() })
-            }
-        }
+        crate::providers::http::send_json(request, body, if_match, MAX_BODY_BYTES, classify).await
     }
 }
 
@@ -130,15 +105,15 @@ fn code(body: &[u8]) -> String {
         .collect()
 }
 
-fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> GraphError {
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> ApiError {
     let code = code(body);
     match status.as_u16() {
-        401 => GraphError::Unauthorized,
-        429 | 500..=599 => GraphError::Transient { retry_after, reason: format!("HTTP {} {code}", status.as_u16()) },
-        410 => GraphError::SyncStateGone,
-        404 => GraphError::NotFound,
-        409 | 412 => GraphError::Conflict,
-        other => GraphError::Refused(format!("HTTP {other} {code}")),
+        401 => ApiError::Unauthorized,
+        429 | 500..=599 => ApiError::Transient { retry_after, reason: format!("HTTP {} {code}", status.as_u16()) },
+        410 => ApiError::SyncTokenInvalid,
+        404 => ApiError::NotFound,
+        409 | 412 => ApiError::Conflict,
+        other => ApiError::Refused(format!("HTTP {other} {code}")),
     }
 }
 
@@ -155,20 +130,20 @@ mod tests {
         let wait = Some(Duration::from_secs(11));
         assert_eq!(
             classify(StatusCode::UNAUTHORIZED, None, &body("InvalidAuthenticationToken")),
-            GraphError::Unauthorized
+            ApiError::Unauthorized
         );
         assert_eq!(
             classify(StatusCode::TOO_MANY_REQUESTS, wait, &body("ApplicationThrottled")),
-            GraphError::Transient { retry_after: wait, reason: "HTTP 429 ApplicationThrottled".into() }
+            ApiError::Transient { retry_after: wait, reason: "HTTP 429 ApplicationThrottled".into() }
         );
-        assert_eq!(classify(StatusCode::GONE, None, &body("SyncStateNotFound")), GraphError::SyncStateGone);
+        assert_eq!(classify(StatusCode::GONE, None, &body("SyncStateNotFound")), ApiError::SyncTokenInvalid);
         assert_eq!(
             classify(StatusCode::PRECONDITION_FAILED, None, &body("ErrorIrresolvableConflict")),
-            GraphError::Conflict
+            ApiError::Conflict
         );
-        assert_eq!(classify(StatusCode::NOT_FOUND, None, &body("ErrorItemNotFound")), GraphError::NotFound);
+        assert_eq!(classify(StatusCode::NOT_FOUND, None, &body("ErrorItemNotFound")), ApiError::NotFound);
         let refused = classify(StatusCode::BAD_REQUEST, None, &body("ErrorInvalidRequest"));
-        assert_eq!(refused, GraphError::Refused("HTTP 400 ErrorInvalidRequest".into()));
+        assert_eq!(refused, ApiError::Refused("HTTP 400 ErrorInvalidRequest".into()));
         assert!(!refused.to_string().contains("hunter2"));
     }
 
