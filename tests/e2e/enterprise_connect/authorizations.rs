@@ -8,9 +8,10 @@ use calsync_tests::api::TestApi;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{enterprise_on_both_backends, seeded_service_account, take_queued};
+use super::{seeded_service_account, take_queued};
+use crate::api::api_on_both_backends;
 
-enterprise_on_both_backends!(
+api_on_both_backends!(
     only_a_service_accounts_token_may_ask_for_mailboxes,
     service_account_authorization_requests_are_checked_with_cronofy_errors_and_queue_nothing,
     batches_hold_one_to_fifty_entries_and_name_the_failing_entry,

@@ -25,9 +25,10 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{SERVICE_SCOPE, account_of, enterprise_on_both_backends, enterprise_uri, request_id, take_queued};
+use super::{SERVICE_SCOPE, account_of, enterprise_uri, request_id, take_queued};
+use crate::api::api_on_both_backends;
 
-enterprise_on_both_backends!(
+api_on_both_backends!(
     the_google_workspace_page_proves_the_delegation_and_creates_a_service_account_whose_token_lives_1800_seconds,
     a_domain_that_did_not_delegate_gets_the_form_error_and_nothing_is_stored,
     two_workspace_mailboxes_sync_with_tokens_minted_for_each_and_no_mailbox_credentials_are_stored,

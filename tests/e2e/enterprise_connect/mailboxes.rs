@@ -19,12 +19,10 @@ use calsync_tests::receiver::Receiver;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{
-    SERVICE, SERVICE_PASSWORD, account_of, enterprise_on_both_backends, exchange, run_queued_jobs,
-    service_account_tokens, take_queued,
-};
+use super::{SERVICE, SERVICE_PASSWORD, account_of, exchange, run_queued_jobs, service_account_tokens, take_queued};
+use crate::api::api_on_both_backends;
 
-enterprise_on_both_backends!(
+api_on_both_backends!(
     two_mailboxes_sync_through_one_service_account_and_no_mailbox_credentials_are_stored,
     a_mailbox_the_service_account_may_not_impersonate_gets_access_denied_and_nothing_is_stored,
     a_busy_exchange_retries_the_mailbox_job_before_anything_is_stored,

@@ -22,33 +22,6 @@ mod office365;
 mod page;
 mod sdk;
 
-/// Generates `sqlite::NAME` and `postgres::NAME` tests calling `NAME(&TestApi)` from the module.
-macro_rules! enterprise_on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Sqlite).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Postgres).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
-pub(crate) use enterprise_on_both_backends;
-
 /// The service account every test signs in with, and its password at the fake Exchange.
 const SERVICE: &str = "svc@corp.example";
 const SERVICE_PASSWORD: &str = "svc-Pa55w0rd-canary";

@@ -14,11 +14,12 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use super::{
-    SERVICE, SERVICE_PASSWORD, SERVICE_SCOPE, account_of, enterprise_on_both_backends, enterprise_uri, exchange,
-    open_enterprise_page, request_id, service_account_tokens, submit_enterprise,
+    SERVICE, SERVICE_PASSWORD, SERVICE_SCOPE, account_of, enterprise_uri, exchange, open_enterprise_page, request_id,
+    service_account_tokens, submit_enterprise,
 };
+use crate::api::api_on_both_backends;
 
-enterprise_on_both_backends!(
+api_on_both_backends!(
     the_enterprise_connect_page_creates_a_service_account_whose_token_lives_1800_seconds_and_says_service_account,
     the_page_names_the_application_and_what_each_connected_account_will_allow,
     a_refused_service_account_password_shows_the_form_again_and_stores_nothing,

@@ -26,32 +26,9 @@ use super::{changed_since, events, row, stored_calendar};
 const ADA: &str = "ada@corp.example";
 const PASSWORD: &str = "Tr0ub4dor&3";
 
-macro_rules! exchange_on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Sqlite).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let api = calsync_tests::api::TestApi::new(calsync_tests::db::Backend::Postgres).await;
-                    super::$name(&api).await;
-                    api.cleanup().await;
-                }
-            )+
-        }
-    };
-}
+use crate::api::api_on_both_backends;
 
-exchange_on_both_backends!(
+api_on_both_backends!(
     an_exchange_mailbox_syncs_then_reads_only_what_changed_and_one_request_when_nothing_did,
     a_recurring_series_syncs_with_its_moved_and_deleted_occurrences,
     a_partner_event_is_written_with_its_uid_and_updated_under_its_change_key,
