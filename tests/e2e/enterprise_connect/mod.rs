@@ -4,7 +4,6 @@
 //! (`mailboxes`); Cronofy's SDKs ask for mailboxes (`sdk`).
 
 use calsync_core::{
-    adapters::QueueName,
     domain::{AccountId, Application, ProviderName, Scopes, ServiceAccount, ServiceAccountId},
     jobs::{JobOutcome, SyncJob, handle_sync_message},
     tokens,
@@ -14,6 +13,8 @@ use calsync_tests::ews::FakeExchange;
 use calsync_tests::oauth::{REDIRECT, Reply, form, query_of, send_to};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
+
+pub(super) use crate::sync::take_queued;
 
 mod authorizations;
 mod google;
@@ -131,21 +132,6 @@ async fn seeded_service_account(api: &TestApi, app: &Application, delegated: &st
     store.create_service_account(&service_account, &sealed).await.unwrap();
     let issued = tokens::issue(store, app, &account.id, Scopes::parse(SERVICE_SCOPE).unwrap(), now).await.unwrap();
     (service_account, issued.access_token)
-}
-
-/// Takes every visible job off the sync queue, without running it.
-async fn take_queued(api: &TestApi) -> Vec<SyncJob> {
-    let mut jobs = Vec::new();
-    loop {
-        let messages = api.state.queue.receive(QueueName::Sync, 10, std::time::Duration::ZERO).await.unwrap();
-        if messages.is_empty() {
-            return jobs;
-        }
-        for message in messages {
-            jobs.push(serde_json::from_str(&message.body).expect("a sync job"));
-            api.state.queue.delete(QueueName::Sync, &message.receipt).await.unwrap();
-        }
-    }
 }
 
 /// Runs the sync jobs waiting on the queue, and those they queue, until none is left; returns

@@ -252,7 +252,7 @@ mod push;
 mod window;
 
 /// Takes every visible job off the sync queue, without running it.
-pub(super) async fn take_queued(api: &TestApi) -> Vec<SyncJob> {
+pub(crate) async fn take_queued(api: &TestApi) -> Vec<SyncJob> {
     use calsync_core::adapters::QueueName;
     let mut jobs = Vec::new();
     loop {
