@@ -25,7 +25,10 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{SERVICE_SCOPE, account_of, enterprise_uri, request_id, take_queued};
+use super::{
+    MAY_EVENTS, SERVICE_SCOPE, account_of, enterprise_uri, request_id, run_queued_jobs_with, summaries_and_starts,
+    take_queued,
+};
 use crate::api::api_on_both_backends;
 
 api_on_both_backends!(
@@ -105,22 +108,6 @@ async fn call(
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-/// Runs the queued sync jobs (and those they queue) with `state` until none is left.
-async fn run_jobs(api: &TestApi, state: &AppState) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
-    let mut ran = Vec::new();
-    loop {
-        let jobs = take_queued(api).await;
-        if jobs.is_empty() {
-            return ran;
-        }
-        for job in jobs {
-            let body = serde_json::to_string(&job).unwrap();
-            let outcome = handle_sync_message(state, &body).await.map_err(|e| format!("{e:?}"));
-            ran.push((job, outcome));
-        }
-    }
 }
 
 /// Opens the Enterprise Connect page.
@@ -258,7 +245,7 @@ async fn authorize_mailboxes(
     let body = json!({"service_account_authorizations": entries});
     let (status, answer) = call(state, Method::POST, PATH, service["access_token"].as_str(), Some(body)).await;
     assert_eq!((status, answer), (StatusCode::ACCEPTED, Value::Null));
-    for (job, outcome) in run_jobs(api, state).await {
+    for (job, outcome) in run_queued_jobs_with(api, state).await {
         assert!(outcome.is_ok(), "{job:?}: {outcome:?}");
     }
     let callbacks = receiver.bodies();
@@ -277,17 +264,10 @@ async fn authorize_mailboxes(
     (service, authorized)
 }
 
-/// `(summary, start)` of every event the token reads.
+/// `(summary, start)` of every event the token reads in May 2026, read with `state`.
 async fn events(state: &AppState, tokens: &Value) -> Vec<(String, String)> {
-    let path = "/v1/events?tzid=Etc/UTC&from=2026-04-30&to=2026-06-01";
-    let (status, body) = call(state, Method::GET, path, tokens["access_token"].as_str(), None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["summary"].as_str().unwrap().to_owned(), e["start"].as_str().unwrap().to_owned()))
-        .collect()
+    let (status, body) = call(state, Method::GET, MAY_EVENTS, tokens["access_token"].as_str(), None).await;
+    summaries_and_starts(status, &body)
 }
 
 async fn two_workspace_mailboxes_sync_with_tokens_minted_for_each_and_no_mailbox_credentials_are_stored(api: &TestApi) {

@@ -19,7 +19,9 @@ use calsync_tests::receiver::Receiver;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{SERVICE, SERVICE_PASSWORD, account_of, exchange, run_queued_jobs, service_account_tokens, take_queued};
+use super::{
+    SERVICE, SERVICE_PASSWORD, account_of, events, exchange, run_queued_jobs, service_account_tokens, take_queued,
+};
 use crate::api::api_on_both_backends;
 
 api_on_both_backends!(
@@ -95,19 +97,6 @@ async fn authorize_mailboxes(
         authorized.push(Mailbox { account: account_of(&tokens), tokens, profile });
     }
     (app, secret, service, authorized)
-}
-
-/// `(summary, start)` of every event the token reads.
-async fn events(api: &TestApi, tokens: &Value) -> Vec<(String, String)> {
-    let path = "/v1/events?tzid=Etc/UTC&from=2026-04-30&to=2026-06-01";
-    let (status, body) = api.get(path, tokens["access_token"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["summary"].as_str().unwrap().to_owned(), e["start"].as_str().unwrap().to_owned()))
-        .collect()
 }
 
 async fn two_mailboxes_sync_through_one_service_account_and_no_mailbox_credentials_are_stored(api: &TestApi) {

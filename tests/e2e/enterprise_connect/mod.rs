@@ -4,6 +4,7 @@
 //! (`mailboxes`); Cronofy's SDKs ask for mailboxes (`sdk`).
 
 use calsync_core::{
+    AppState,
     domain::{AccountId, Application, ProviderName, Scopes, ServiceAccount, ServiceAccountId},
     jobs::{JobOutcome, SyncJob, handle_sync_message},
     tokens,
@@ -137,6 +138,11 @@ async fn seeded_service_account(api: &TestApi, app: &Application, delegated: &st
 /// Runs the sync jobs waiting on the queue, and those they queue, until none is left; returns
 /// each job with its outcome.
 async fn run_queued_jobs(api: &TestApi) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
+    run_queued_jobs_with(api, &api.state).await
+}
+
+/// As [`run_queued_jobs`], the jobs run with `state` (a state pointed at a fake provider).
+async fn run_queued_jobs_with(api: &TestApi, state: &AppState) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
     let mut ran = Vec::new();
     loop {
         let jobs = take_queued(api).await;
@@ -145,8 +151,28 @@ async fn run_queued_jobs(api: &TestApi) -> Vec<(SyncJob, Result<JobOutcome, Stri
         }
         for job in jobs {
             let body = serde_json::to_string(&job).unwrap();
-            let outcome = handle_sync_message(&api.state, &body).await.map_err(|e| format!("{e:?}"));
+            let outcome = handle_sync_message(state, &body).await.map_err(|e| format!("{e:?}"));
             ran.push((job, outcome));
         }
     }
+}
+
+/// `(summary, start)` of every event the token reads (its body when the read is not a 200).
+fn summaries_and_starts(status: StatusCode, body: &Value) -> Vec<(String, String)> {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["summary"].as_str().unwrap().to_owned(), e["start"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// The events read in May 2026.
+const MAY_EVENTS: &str = "/v1/events?tzid=Etc/UTC&from=2026-04-30&to=2026-06-01";
+
+/// `(summary, start)` of every event `tokens` reads in May 2026.
+async fn events(api: &TestApi, tokens: &Value) -> Vec<(String, String)> {
+    let (status, body) = api.get(MAY_EVENTS, tokens["access_token"].as_str().unwrap()).await;
+    summaries_and_starts(status, &body)
 }

@@ -25,7 +25,9 @@ use http::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{SERVICE_SCOPE, account_of, enterprise_uri, exchange, request_id, take_queued};
+use super::{
+    SERVICE_SCOPE, account_of, enterprise_uri, events, exchange, request_id, run_queued_jobs_with, take_queued,
+};
 
 use crate::api::served_on_both_backends as office365_on_both_backends;
 
@@ -151,34 +153,6 @@ async fn service_tokens(api: &TestApi, state: &AppState, app: &Application, secr
     tokens
 }
 
-async fn run_jobs(state: &AppState, api: &TestApi) -> Vec<(SyncJob, Result<JobOutcome, String>)> {
-    let mut ran = Vec::new();
-    loop {
-        let jobs = take_queued(api).await;
-        if jobs.is_empty() {
-            return ran;
-        }
-        for job in jobs {
-            let body = serde_json::to_string(&job).unwrap();
-            let outcome = handle_sync_message(state, &body).await.map_err(|e| format!("{e:?}"));
-            ran.push((job, outcome));
-        }
-    }
-}
-
-/// `(summary, start)` of every event the token reads.
-async fn events(api: &TestApi, tokens: &Value) -> Vec<(String, String)> {
-    let path = "/v1/events?tzid=Etc/UTC&from=2026-04-30&to=2026-06-01";
-    let (status, body) = api.get(path, tokens["access_token"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["summary"].as_str().unwrap().to_owned(), e["start"].as_str().unwrap().to_owned()))
-        .collect()
-}
-
 async fn an_administrators_consent_on_the_page_stores_the_tenant_with_an_app_token_and_a_30_minute_token(
     api: &TestApi,
 ) {
@@ -295,7 +269,7 @@ async fn authorize_mailboxes(
     let body = json!({"service_account_authorizations": entries});
     let (status, answer) = api.post(PATH, service["access_token"].as_str(), body).await;
     assert_eq!((status, answer), (StatusCode::ACCEPTED, Value::Null));
-    for (job, outcome) in run_jobs(state, api).await {
+    for (job, outcome) in run_queued_jobs_with(api, state).await {
         assert!(outcome.is_ok(), "{job:?}: {outcome:?}");
     }
     (app, secret, service)
@@ -404,7 +378,7 @@ async fn an_address_outside_the_tenants_domains_is_refused_and_a_missing_mailbox
     let accounts_before = api.state.store.count_accounts().await.unwrap();
     let (status, _) = api.post(PATH, token, body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    for (job, outcome) in run_jobs(&state, api).await {
+    for (job, outcome) in run_queued_jobs_with(api, &state).await {
         assert!(outcome.is_ok(), "{job:?}: {outcome:?}");
     }
     let callbacks = receiver.bodies();
