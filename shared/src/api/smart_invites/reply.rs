@@ -170,7 +170,10 @@ async fn find_invite(
                 return Err(ReplyError::NoInvite);
             };
             for (email, _) in &reply.attendees {
-                if let Some(row) =
+                // Usually the address's own recipient answers: no second read for it.
+                if *email == named.recipient_email {
+                    found.push(named.clone());
+                } else if let Some(row) =
                     state.store.get_smart_invite(&named.application_id, &named.smart_invite_id, email).await?
                 {
                     found.push(row);
