@@ -139,26 +139,6 @@ impl ServiceAccountForm<'_> {
     }
 
     fn input(&self, out: &mut String, name: &str, label: &str, kind: &str, required: bool) {
-        let typed = self.typed.and_then(|form| match name {
-            "email" => form.email.as_deref(),
-            "username" => form.username.as_deref(),
-            "server_url" => form.server_url.as_deref(),
-            _ => None,
-        });
-        let value = html_escape(typed.unwrap_or_default());
-        let invalid = self.problems.iter().any(|p| p.field == name);
-        let autocomplete = match name {
-            "email" | "username" => "username",
-            "password" => "current-password",
-            _ => "off",
-        };
-        let _ = write!(
-            out,
-            "<label>{label}<input type=\"{kind}\" name=\"{name}\" autocomplete=\"{autocomplete}\"{value}{required}{invalid}></label>",
-            label = html_escape(label),
-            value = if value.is_empty() { String::new() } else { format!(" value=\"{value}\"") },
-            required = if required { " required" } else { "" },
-            invalid = if invalid { " aria-invalid=\"true\"" } else { "" },
-        );
+        page::input_field(out, name, label, kind, required, self.typed, self.problems);
     }
 }

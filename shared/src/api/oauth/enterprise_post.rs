@@ -15,8 +15,6 @@ use super::{
 };
 use crate::{
     authorization::{self, Connection, Service, service_accounts},
-    crypto::Credentials,
-    domain::ProviderName,
     state::AppState,
 };
 
@@ -63,13 +61,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     let Connection::Exchange { email, password, username, server_url } = &connection else {
         return page::internal_error(anyhow::anyhow!("an Exchange form validated into another connection"));
     };
-    let credentials = Credentials::ServiceAccount {
-        provider: ProviderName::Exchange,
-        principal: email.clone(),
-        secret: password.clone(),
-        username: username.clone(),
-        tenant: None,
-    };
+    let credentials = service_accounts::exchange_credentials(email, password, username.as_deref());
     let verified = service_accounts::verify_service_account(&state, &credentials, email, server_url.as_deref()).await;
     drop(credentials);
     if let Err(problems) = verified {

@@ -220,6 +220,40 @@ pub(super) fn sign_in_pages(state: &crate::state::AppState) -> Vec<&str> {
     pages
 }
 
+/// One labelled input of a connection form, refilled with what was `typed` (a password never is)
+/// and marked invalid when `problems` name it.
+pub(super) fn input_field(
+    out: &mut String,
+    name: &str,
+    label: &str,
+    kind: &str,
+    required: bool,
+    typed: Option<&ConnectionForm>,
+    problems: &[FieldProblem],
+) {
+    let typed = typed.and_then(|form| match name {
+        "email" => form.email.as_deref(),
+        "username" => form.username.as_deref(),
+        "server_url" => form.server_url.as_deref(),
+        _ => None,
+    });
+    let value = html_escape(typed.unwrap_or_default());
+    let invalid = problems.iter().any(|p| p.field == name);
+    let autocomplete = match name {
+        "email" | "username" => "username",
+        "password" => "current-password",
+        _ => "off",
+    };
+    let _ = write!(
+        out,
+        "<label>{label}<input type=\"{kind}\" name=\"{name}\" autocomplete=\"{autocomplete}\"{value}{required}{invalid}></label>",
+        label = html_escape(label),
+        value = if value.is_empty() { String::new() } else { format!(" value=\"{value}\"") },
+        required = if required { " required" } else { "" },
+        invalid = if invalid { " aria-invalid=\"true\"" } else { "" },
+    );
+}
+
 /// The service chooser.
 pub(super) struct Choices<'a> {
     pub application: &'a str,
@@ -294,34 +328,10 @@ impl<'a> Choices<'a> {
         fields
     }
 
-    /// The value to refill and whether the field has a problem, for the focused service.
-    fn field(&self, service: Service, name: &str) -> (String, bool) {
-        if self.focus != Some(service) {
-            return (String::new(), false);
-        }
-        let typed = self.typed.and_then(|form| match name {
-            "email" => form.email.as_deref(),
-            "username" => form.username.as_deref(),
-            "server_url" => form.server_url.as_deref(),
-            _ => None,
-        });
-        (html_escape(typed.unwrap_or_default()), self.problems.iter().any(|p| p.field == name))
-    }
-
     fn input(&self, out: &mut String, service: Service, name: &str, label: &str, kind: &str, required: bool) {
-        let (value, invalid) = self.field(service, name);
-        let autocomplete = match name {
-            "email" | "username" => "username",
-            "password" => "current-password",
-            _ => "off",
-        };
-        let _ = write!(
-            out,
-            "<label>{label}<input type=\"{kind}\" name=\"{name}\" autocomplete=\"{autocomplete}\"{value}{required}{invalid}></label>",
-            value = if value.is_empty() { String::new() } else { format!(" value=\"{value}\"") },
-            required = if required { " required" } else { "" },
-            invalid = if invalid { " aria-invalid=\"true\"" } else { "" },
-        );
+        // Only the focused service's form is refilled and marked.
+        let (typed, problems) = if self.focus == Some(service) { (self.typed, self.problems) } else { (None, &[][..]) };
+        input_field(out, name, label, kind, required, typed, problems);
     }
 
     fn section(&self, out: &mut String, service: Service) {

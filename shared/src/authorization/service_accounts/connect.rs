@@ -24,13 +24,7 @@ pub async fn complete_service_account(
         anyhow::bail!("Enterprise Connect takes an Exchange service account only");
     };
     let email = email.to_ascii_lowercase();
-    let credentials = Credentials::ServiceAccount {
-        provider: ProviderName::Exchange,
-        principal: email.clone(),
-        secret: password.clone(),
-        username: username.clone(),
-        tenant: None,
-    };
+    let credentials = exchange_credentials(&email, password, username.as_deref());
     let authorized = Authorized {
         provider: ProviderName::Exchange,
         principal: email.clone(),
@@ -39,6 +33,17 @@ pub async fn complete_service_account(
         credentials: &credentials,
     };
     complete(state, request_id, request, authorized).await
+}
+
+/// An Exchange service account's credentials as sealed and as tried at the server.
+pub fn exchange_credentials(email: &str, password: &str, username: Option<&str>) -> Credentials {
+    Credentials::ServiceAccount {
+        provider: ProviderName::Exchange,
+        principal: email.to_owned(),
+        secret: password.to_owned(),
+        username: username.map(str::to_owned),
+        tenant: None,
+    }
 }
 
 /// What an organisation authorized: a service account and how it reaches mailboxes.

@@ -25,7 +25,7 @@ mod mailbox;
 pub mod office365;
 mod verify;
 
-pub use connect::complete_service_account;
+pub use connect::{complete_service_account, exchange_credentials};
 pub use mailbox::authorize_mailbox;
 pub use verify::{MailboxCheck, check_mailbox, verify_service_account};
 
